@@ -1,0 +1,184 @@
+"""Typed run configuration: the original hyperparameters (same names) plus this project's options.
+
+Presets reproduce the original ``p/*.json`` values. The tournament is a plain
+tournament of ``select_tournSize``; the presets double the original sizes so that
+selection pressure matches (the original took the best of two tournaments).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+STANDARD_WEIGHTS = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the key."""
+
+
+@dataclass
+class Config:
+    task: str = "swingup"
+    maxGen: int = 1024
+    popSize: int = 192
+    alg_nReps: int = 3
+    alg_probMoo: float = 0.8
+    prob_crossover: float = 0.0
+    prob_mutAct: float = 0.5
+    prob_addNode: float = 0.25
+    prob_addConn: float = 0.2
+    prob_enable: float = 0.05
+    prob_initEnable: float = 0.5
+    select_cullRatio: float = 0.2
+    select_eliteRatio: float = 0.2
+    select_tournSize: int = 16
+    save_mod: int = 8
+    bestReps: int = 20
+    # --- this project's options ---
+    seed: int = 0
+    weights: tuple[float, ...] = STANDARD_WEIGHTS
+    h_act: tuple[int, ...] = tuple(range(1, 11))
+    out_act: int = 1
+    max_steps: int = 0  # 0 = the task's own episode limit
+    checkpoint_every: int = 1
+    workers: int = 1
+    threads: int = 0  # evaluation threads in one process; 0 = all cores
+    tourn_original: bool = False  # best of two tournaments, as the original code did
+    crowding_original: bool = False  # the original's crowding-distance normalisation
+    keep_disabled_hidden: bool = False  # the original's disabled hidden->hidden bug
+
+    def validate(self) -> Config:
+        def need(cond: bool, key: str, why: str) -> None:
+            if not cond:
+                raise ConfigError(f"{key}={getattr(self, key)!r}: {why}")
+
+        need(self.maxGen >= 1, "maxGen", "must be at least 1")
+        need(self.popSize >= 2, "popSize", "must be at least 2")
+        need(self.alg_nReps >= 1, "alg_nReps", "must be at least 1")
+        for key in ("alg_probMoo", "prob_crossover", "prob_initEnable", "select_cullRatio", "select_eliteRatio"):
+            need(0.0 <= getattr(self, key) <= 1.0, key, "must be between 0 and 1")
+        probs = (self.prob_addConn, self.prob_addNode, self.prob_enable, self.prob_mutAct)
+        for key, p in zip(("prob_addConn", "prob_addNode", "prob_enable", "prob_mutAct"), probs):
+            need(p >= 0.0 and math.isfinite(p), key, "must be a finite number >= 0")
+        need(sum(probs) > 0, "prob_mutAct", "the four mutation weights must not all be 0")
+        need(self.select_cullRatio < 1.0, "select_cullRatio", "must leave at least one parent")
+        need(self.select_tournSize >= 1, "select_tournSize", "must be at least 1")
+        need(self.save_mod >= 1, "save_mod", "must be at least 1")
+        need(len(self.weights) >= 1, "weights", "needs at least one shared weight")
+        need(all(math.isfinite(w) for w in self.weights), "weights", "must be finite numbers")
+        need(len(self.h_act) >= 1 and all(1 <= a <= 11 for a in self.h_act), "h_act", "ids must be in 1..11")
+        need(1 <= self.out_act <= 11, "out_act", "must be an activation id in 1..11")
+        need(self.max_steps >= 0, "max_steps", "must be >= 0")
+        need(self.checkpoint_every >= 1, "checkpoint_every", "must be at least 1")
+        need(self.workers >= 1, "workers", "must be at least 1")
+        need(self.threads >= 0, "threads", "must be >= 0")
+        need(0 <= self.seed < 2**63, "seed", "must be a non-negative integer")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["weights"] = list(self.weights)
+        d["h_act"] = list(self.h_act)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown config key {unknown[0]!r}")
+        cfg = cls()
+        for k, v in d.items():
+            setattr(cfg, k, _coerce(k, v))
+        return cfg.validate()
+
+    def with_overrides(self, pairs: list[str]) -> Config:
+        """Apply ``key=value`` strings (the CLI's ``--set``)."""
+        d = self.to_dict()
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            key = key.strip()
+            if not sep:
+                raise ConfigError(f"--set {pair!r}: expected key=value")
+            if key not in d:
+                raise ConfigError(f"--set {pair!r}: unknown key {key!r} (see `wann-engine presets`)")
+            d[key] = _parse_text(key, value.strip())
+        return Config.from_dict(d)
+
+
+_TYPES = {f.name: f.type for f in fields(Config)}
+
+
+def _coerce(key: str, v: Any) -> Any:
+    t = _TYPES[key]
+    try:
+        if t == "int":
+            if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
+                raise ValueError
+            return int(v)
+        if t == "float":
+            if isinstance(v, bool):
+                raise ValueError
+            return float(v)
+        if t == "bool":
+            if not isinstance(v, bool):
+                raise ValueError
+            return v
+        if t == "str":
+            if not isinstance(v, str):
+                raise ValueError
+            return v
+        if t == "tuple[float, ...]":
+            return tuple(float(x) for x in v)
+        if t == "tuple[int, ...]":
+            return tuple(int(x) for x in v)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}={v!r}: expected {t}") from None
+    raise ConfigError(f"{key}: unsupported type {t}")
+
+
+def _parse_text(key: str, text: str) -> Any:
+    t = _TYPES[key]
+    try:
+        if t == "int":
+            return int(text)
+        if t == "float":
+            return float(text)
+        if t == "bool":
+            low = text.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if t.startswith("tuple"):
+            items = [x for x in text.replace("[", "").replace("]", "").split(",") if x.strip()]
+            return [float(x) if "float" in t else int(x) for x in items]
+    except ValueError:
+        raise ConfigError(f"{key}={text!r}: expected {t}") from None
+    return text
+
+
+#: Task presets: the original p/*.json values, with plain tournaments of twice the size.
+PRESETS: dict[str, dict[str, Any]] = {
+    "swingup": dict(task="swingup", maxGen=1024, popSize=192, alg_nReps=3, prob_initEnable=0.5,
+                    select_eliteRatio=0.2, select_tournSize=16),
+    "laptop_swing": dict(task="swingup", maxGen=1024, popSize=64, alg_nReps=3, prob_initEnable=0.5,
+                         select_eliteRatio=0.05, select_tournSize=8),
+    "biped": dict(task="biped", maxGen=2048, popSize=480, alg_nReps=4, prob_initEnable=0.25,
+                  select_eliteRatio=0.2, select_tournSize=32),
+    "mnist256": dict(task="mnist256", maxGen=4096, popSize=960, alg_nReps=1, prob_initEnable=0.05,
+                     select_eliteRatio=0.2, select_tournSize=64, h_act=(1, 3, 4, 5, 6, 7, 8, 9, 10)),
+    "digits": dict(task="digits", maxGen=4096, popSize=960, alg_nReps=1, prob_initEnable=0.05,
+                   select_eliteRatio=0.2, select_tournSize=64, h_act=(1, 3, 4, 5, 6, 7, 8, 9, 10)),
+}
+
+
+def preset(name: str) -> Config:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    return Config.from_dict(dict(PRESETS[name]))
+

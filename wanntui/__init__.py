@@ -1,0 +1,1 @@
+"""wanntui: the terminal console for wann_engine runs."""
