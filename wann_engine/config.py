@@ -49,6 +49,9 @@ class Config:
     tourn_original: bool = False  # best of two tournaments, as the original code did
     crowding_original: bool = False  # the original's crowding-distance normalisation
     keep_disabled_hidden: bool = False  # the original's disabled hidden->hidden bug
+    # BipedalWalker: True = gymnasium's score (-100 when the hull falls or the walker leaves the left edge);
+    # False = no fall penalty, as the original WANN code scored it (that step earns its shaping reward instead)
+    biped_fall_penalty: bool = True
 
     def validate(self) -> Config:
         def need(cond: bool, key: str, why: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 INPUT, OUTPUT, HIDDEN, BIAS = 1, 2, 3, 4
@@ -147,30 +148,133 @@ class Network:
         return vals[self.n_nodes - self.n_out :].T
 
 
-def _topological_hidden(hidden_ids: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Kahn's order of hidden nodes over hidden->hidden edges; ValueError on a cycle."""
-    if hidden_ids.size == 0:
-        return hidden_ids
-    pos = {int(h): i for i, h in enumerate(hidden_ids)}
-    n = len(hidden_ids)
+@numba.njit(cache=True)
+def _csr_by_dst(n, s, d):
+    """Sources of each destination (CSR), sources ascending within a destination."""
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for e in range(len(d)):
+        ptr[d[e] + 1] += 1
+    for j in range(n):
+        ptr[j + 1] += ptr[j]
+    idx = np.empty(len(d), dtype=np.int64)
+    cur = ptr[:-1].copy()
+    for e in range(len(d)):
+        idx[cur[d[e]]] = s[e]
+        cur[d[e]] += 1
+    for j in range(n):  # segments are short: insertion sort
+        for a in range(ptr[j] + 1, ptr[j + 1]):
+            v = idx[a]
+            b = a - 1
+            while b >= ptr[j] and idx[b] > v:
+                idx[b + 1] = idx[b]
+                b -= 1
+            idx[b + 1] = v
+    return ptr, idx
+
+
+@numba.njit(cache=True)
+def _express_core(types, src, dst, on, keep_disabled_hidden):
+    """Order node genes (bias, inputs, hidden by Kahn, outputs); CSR of live sources; depth; layer.
+
+    Works on gene indices. Returns ok=False when the genes hold a cycle.
+    """
+    n = len(types)
+    hidden = types == HIDDEN
     indeg = np.zeros(n, dtype=np.int64)
-    out: list[list[int]] = [[] for _ in range(n)]
-    for s, d in zip(src.tolist(), dst.tolist()):
-        if s in pos and d in pos:
-            out[pos[s]].append(pos[d])
-            indeg[pos[d]] += 1
-    queue = [i for i in range(n) if indeg[i] == 0]
-    order: list[int] = []
-    while queue:
-        i = queue.pop(0)
-        order.append(i)
-        for j in out[i]:
+    adj_ptr = np.zeros(n + 1, dtype=np.int64)
+    for e in range(len(src)):
+        if hidden[src[e]] and hidden[dst[e]]:
+            adj_ptr[src[e] + 1] += 1
+            indeg[dst[e]] += 1
+    for i in range(n):
+        adj_ptr[i + 1] += adj_ptr[i]
+    adj = np.empty(adj_ptr[n], dtype=np.int64)
+    cur = adj_ptr[:-1].copy()
+    for e in range(len(src)):
+        if hidden[src[e]] and hidden[dst[e]]:
+            adj[cur[src[e]]] = dst[e]
+            cur[src[e]] += 1
+    queue = np.empty(n, dtype=np.int64)
+    head = 0
+    tail = 0
+    n_hidden = 0
+    for i in range(n):
+        if hidden[i]:
+            n_hidden += 1
+            if indeg[i] == 0:
+                queue[tail] = i
+                tail += 1
+    while head < tail:
+        i = queue[head]
+        head += 1
+        for k in range(adj_ptr[i], adj_ptr[i + 1]):
+            j = adj[k]
             indeg[j] -= 1
             if indeg[j] == 0:
-                queue.append(j)
-    if len(order) != n:
-        raise ValueError("the connection genes contain a cycle")
-    return hidden_ids[np.asarray(order, dtype=np.int64)]
+                queue[tail] = j
+                tail += 1
+    order = np.empty(n, dtype=np.int64)
+    ok = tail == n_hidden
+    p = 0
+    for want in (BIAS, INPUT):
+        for i in range(n):
+            if types[i] == want:
+                order[p] = i
+                p += 1
+    n_in = p - 1
+    for q in range(tail):
+        order[p] = queue[q]
+        p += 1
+    for i in range(n):
+        if types[i] == OUTPUT:
+            order[p] = i
+            p += 1
+    pos = np.empty(n, dtype=np.int64)
+    for q in range(p):
+        pos[order[q]] = q
+    h_lo = n_in + 1
+    h_hi = n_in + 1 + n_hidden
+    m = 0
+    for e in range(len(src)):
+        if on[e] or (keep_disabled_hidden and hidden[src[e]] and hidden[dst[e]]):
+            m += 1
+    ls = np.empty(m, dtype=np.int64)
+    ld = np.empty(m, dtype=np.int64)
+    hs = np.empty(adj_ptr[n], dtype=np.int64)
+    hd = np.empty(adj_ptr[n], dtype=np.int64)
+    a = 0
+    b = 0
+    for e in range(len(src)):
+        ps = pos[src[e]]
+        pd = pos[dst[e]]
+        if on[e] or (keep_disabled_hidden and hidden[src[e]] and hidden[dst[e]]):
+            ls[a] = ps
+            ld[a] = pd
+            a += 1
+        if hidden[src[e]] and hidden[dst[e]]:
+            hs[b] = ps
+            hd[b] = pd
+            b += 1
+    src_ptr, src_idx = _csr_by_dst(n, ls, ld)
+    depth = np.zeros(n, dtype=np.int64)
+    for j in range(n_in + 1, n):
+        best = 0
+        for k in range(src_ptr[j], src_ptr[j + 1]):
+            best = max(best, depth[src_idx[k]])
+        depth[j] = best + 1
+    # the original's layers over all genes: hidden = 1 + longest hidden-only path, outputs after
+    h_ptr, h_idx = _csr_by_dst(n, hs, hd)
+    layer = np.zeros(n, dtype=np.int64)
+    top = 0
+    for j in range(h_lo, h_hi):
+        best = 0
+        for k in range(h_ptr[j], h_ptr[j + 1]):
+            best = max(best, layer[h_idx[k]])
+        layer[j] = best + 1
+        top = max(top, layer[j])
+    for j in range(h_hi, n):
+        layer[j] = top + 1
+    return ok, order, n_in, src_ptr, src_idx, depth, layer
 
 
 def express(g: Genome, keep_disabled_hidden: bool = False) -> Network:
@@ -180,56 +284,21 @@ def express(g: Genome, keep_disabled_hidden: bool = False) -> Network:
     re-enabling a connection can never close a cycle. ``keep_disabled_hidden``
     reproduces the original's bug where disabled hidden->hidden genes stay active.
     """
-    types = g.node_type
-    bias_in = g.node_id[(types == BIAS) | (types == INPUT)]
-    outs = g.node_id[types == OUTPUT]
-    hidden = _topological_hidden(g.node_id[types == HIDDEN], g.conn_src, g.conn_dst)
-    order = np.concatenate([bias_in, hidden, outs])
-    n = len(order)
-    n_in = len(bias_in) - 1
-    sorter = np.argsort(order, kind="stable")
-    pos_of = lambda ids: sorter[np.searchsorted(order, ids, sorter=sorter)]  # noqa: E731
-    act_by_id = dict(zip(g.node_id.tolist(), g.node_act.tolist()))
-    act = np.asarray([act_by_id[i] for i in order.tolist()], dtype=np.int8)
-
-    s_all = pos_of(g.conn_src) if g.conn_src.size else np.zeros(0, np.int64)
-    d_all = pos_of(g.conn_dst) if g.conn_dst.size else np.zeros(0, np.int64)
-    live = g.conn_on.copy()
-    if keep_disabled_hidden:
-        h_lo, h_hi = n_in + 1, n_in + 1 + len(hidden)
-        live |= (s_all >= h_lo) & (s_all < h_hi) & (d_all >= h_lo) & (d_all < h_hi)
-    s, d = s_all[live], d_all[live]
-    key = np.lexsort((s, d))
-    s, d = s[key], d[key]
-    src_ptr = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(src_ptr, d + 1, 1)
-    src_ptr = np.cumsum(src_ptr)
-
-    # depth over enabled edges (positions are topological, so one sweep suffices)
-    depth = np.zeros(n, dtype=np.int64)
-    for j in range(n_in + 1, n):
-        srcs = s[src_ptr[j] : src_ptr[j + 1]]
-        depth[j] = depth[srcs].max() + 1 if srcs.size else 1
-    # the original's layers over all genes: hidden = 1 + longest hidden-only path, outputs last
-    n_hidden = len(hidden)
-    layer = np.zeros(n, dtype=np.int64)
-    if n_hidden:
-        hh = (s_all > n_in) & (s_all < n_in + 1 + n_hidden) & (d_all > n_in) & (d_all < n_in + 1 + n_hidden)
-        hs, hd = s_all[hh], d_all[hh]
-        by_dst = np.argsort(hd, kind="stable")
-        hs, hd = hs[by_dst], hd[by_dst]
-        starts = np.searchsorted(hd, np.arange(n + 1))
-        for j in range(n_in + 1, n_in + 1 + n_hidden):
-            srcs = hs[starts[j] : starts[j + 1]]
-            layer[j] = layer[srcs].max() + 1 if srcs.size else 1
-    layer[n - len(outs) :] = (layer.max() + 1) if n_hidden else 1
+    sorter = np.argsort(g.node_id, kind="stable")
+    to_gene = lambda ids: sorter[np.searchsorted(g.node_id, ids, sorter=sorter)]  # noqa: E731
+    src = to_gene(g.conn_src).astype(np.int64) if g.conn_src.size else np.zeros(0, np.int64)
+    dst = to_gene(g.conn_dst).astype(np.int64) if g.conn_dst.size else np.zeros(0, np.int64)
+    ok, order, n_in, src_ptr, src_idx, depth, layer = _express_core(
+        g.node_type.astype(np.int64), src, dst, g.conn_on.astype(np.bool_), keep_disabled_hidden)
+    if not ok:
+        raise ValueError("the connection genes contain a cycle")
     return Network(
-        n_in=n_in,
-        n_out=len(outs),
-        node_ids=order,
-        act=act,
+        n_in=int(n_in),
+        n_out=int(np.count_nonzero(g.node_type == OUTPUT)),
+        node_ids=g.node_id[order],
+        act=g.node_act[order].astype(np.int8),
         src_ptr=src_ptr,
-        src_idx=s.astype(np.int64),
+        src_idx=src_idx,
         depth=depth,
         layer=layer,
         keep_disabled_hidden=keep_disabled_hidden,

@@ -132,6 +132,12 @@ def engine_alive(path: Path) -> bool:
     return False
 
 
+def remove_stale_temp_files(path: Path) -> None:
+    """Temp files left by a process killed in the middle of an atomic write."""
+    for f in Path(path).glob(".*.tmp*"):
+        f.unlink(missing_ok=True)
+
+
 def save_checkpoint(path: Path, search_state: dict[str, Any], extra: dict[str, Any]) -> int:
     doc = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "search": search_state, **extra}
     data = encode(doc)

@@ -219,6 +219,14 @@ def open_new(runs_dir: Path, name: str, cfg: Config, task: Task) -> tuple[Path, 
     return path, lock, Search(cfg, task.n_inputs, task.n_outputs)
 
 
+def _has_generations(path: Path) -> bool:
+    try:
+        with open(path / rundir.EVENTS, "rb") as f:
+            return any(b'"type":"generation"' in line for line in f)
+    except OSError:
+        return False
+
+
 def open_existing(path: Path, task_for: Callable[[str], Task]) -> tuple[Config, Task, rundir.Lock, Search, dict]:
     """Lock a run directory and rebuild its search from the checkpoint; nothing is written
     until everything has been read and checked."""
@@ -229,11 +237,17 @@ def open_existing(path: Path, task_for: Callable[[str], Task]) -> tuple[Config, 
     task = task_for(cfg.task)
     lock = rundir.Lock(path).acquire()
     try:
-        doc = rundir.load_checkpoint(path)
-        try:
-            search = Search.from_state(cfg, task.n_inputs, task.n_outputs, doc["search"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise rundir.RunDirError(f"{path / rundir.CHECKPOINT}: damaged checkpoint ({e})") from None
+        if not (path / rundir.CHECKPOINT).exists() and not _has_generations(path):
+            # killed before its first checkpoint: starting over is the exact continuation
+            doc: dict[str, Any] = {}
+            search = Search(cfg, task.n_inputs, task.n_outputs)
+        else:
+            doc = rundir.load_checkpoint(path)
+            try:
+                search = Search.from_state(cfg, task.n_inputs, task.n_outputs, doc["search"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise rundir.RunDirError(f"{path / rundir.CHECKPOINT}: damaged checkpoint ({e})") from None
+        rundir.remove_stale_temp_files(path)
         cut = repair_tail(path / rundir.EVENTS)
         control.request(path, "run")
     except BaseException:

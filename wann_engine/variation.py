@@ -25,8 +25,13 @@ class Innovations:
 
 
 def choose_operator(rng: np.random.Generator, probs: tuple[float, float, float, float]) -> int:
-    p = np.asarray(probs, dtype=np.float64)
-    return int(np.searchsorted(np.cumsum(p / p.sum()), rng.random(), side="right").clip(0, 3))
+    u = rng.random() * sum(probs)
+    acc = 0.0
+    for op, p in enumerate(probs):
+        acc += p
+        if u < acc:
+            return op
+    return max(i for i, p in enumerate(probs) if p > 0)
 
 
 def mutate(
@@ -60,21 +65,17 @@ def mutate(
 def _add_conn(g: Genome, net, rng: np.random.Generator, inn: Innovations) -> None:
     n = net.n_nodes
     layer = net.layer
-    pos_of = {nid: p for p, nid in enumerate(net.node_ids.tolist())}
-    existing: dict[int, set[int]] = {}
-    for s, d in zip(g.conn_src.tolist(), g.conn_dst.tolist()):
-        existing.setdefault(pos_of[s], set()).add(pos_of[d])
+    sorter = np.argsort(net.node_ids)
+    pos = lambda ids: sorter[np.searchsorted(net.node_ids, ids, sorter=sorter)]  # noqa: E731
+    taken = np.zeros((n, n), dtype=bool)  # genes that exist already, enabled or not
+    taken[pos(g.conn_src), pos(g.conn_dst)] = True
+    free = (layer[None, :] > layer[:, None]) & ~taken
     for src in rng.permutation(n).tolist():
-        later = np.flatnonzero(layer > layer[src])
-        if later.size == 0:
-            continue
-        taken = existing.get(src)
-        if taken:
-            later = later[~np.isin(later, list(taken))]
+        later = np.flatnonzero(free[src])
         if later.size == 0:
             continue
         dst = int(later[rng.integers(later.size)])
-        _append_conn(g, int(net.node_ids[src]), int(net.node_ids[dst]), inn)
+        _append_conns(g, [int(net.node_ids[src])], [int(net.node_ids[dst])], inn)
         return
 
 
@@ -90,13 +91,13 @@ def _add_node(g: Genome, rng: np.random.Generator, inn: Innovations, h_act: tupl
     g.node_act = np.append(g.node_act, np.int8(h_act[rng.integers(len(h_act))]))
     src, dst = int(g.conn_src[k]), int(g.conn_dst[k])
     g.conn_on[k] = False
-    _append_conn(g, src, new_id, inn)
-    _append_conn(g, new_id, dst, inn)
+    _append_conns(g, [src, new_id], [new_id, dst], inn)
 
 
-def _append_conn(g: Genome, src: int, dst: int, inn: Innovations) -> None:
-    g.conn_innov = np.append(g.conn_innov, inn.next_innov)
-    inn.next_innov += 1
-    g.conn_src = np.append(g.conn_src, src)
-    g.conn_dst = np.append(g.conn_dst, dst)
-    g.conn_on = np.append(g.conn_on, True)
+def _append_conns(g: Genome, src: list[int], dst: list[int], inn: Innovations) -> None:
+    k = len(src)
+    g.conn_innov = np.concatenate([g.conn_innov, np.arange(inn.next_innov, inn.next_innov + k)])
+    inn.next_innov += k
+    g.conn_src = np.concatenate([g.conn_src, src])
+    g.conn_dst = np.concatenate([g.conn_dst, dst])
+    g.conn_on = np.concatenate([g.conn_on, np.ones(k, dtype=bool)])

@@ -1,0 +1,38 @@
+"""Shared fixtures: paths, and helpers that run the engine the way a user does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SWING_OUT = SHARED / "reference" / "swing.out"
+
+
+def engine(*args: str, check: bool = False, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    """Run ``python -m wann_engine ARGS`` as a user would; returns the completed process."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    p = subprocess.run([sys.executable, "-m", "wann_engine", *args], capture_output=True, text=True,
+                       timeout=timeout, env=env, cwd=kw.pop("cwd", ROOT), **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"engine {args} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    d = tmp_path / "runs"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture(scope="session")
+def swing_out() -> Path:
+    if not SWING_OUT.exists():
+        pytest.skip("../shared/reference/swing.out is not present")
+    return SWING_OUT

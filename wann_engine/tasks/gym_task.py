@@ -1,0 +1,277 @@
+"""Any gymnasium environment as a WANN task (``gym:<EnvId>``), and ``biped`` = BipedalWalker-v3.
+
+A generation's episodes (networks x weights x reps) run on a pool of environment
+objects created once and reused: every step, one compiled pass
+(:func:`wann_engine.netpack.forward_batch`) computes the actions of all live
+episodes, then each environment steps; an episode that ends frees its slot for
+the next one. Rep ``r`` resets with a seed derived from (key, r) alone, so every
+network and every weight sees the same starts, and a network's returns never
+depend on which other networks share the call or on the pool size.
+
+Spaces: Box observations are flattened, Discrete observations one-hot encoded;
+Box actions are the outputs clipped to the box (NaN -> 0), Discrete actions the
+argmax of the outputs (NaN counts as -inf). Anything else raises TaskError.
+Environment options can follow the id: ``gym:LunarLander-v3,continuous=true``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..genome import Network
+from ..netpack import forward_batch, pack
+from . import Scores, TaskError
+
+DEFAULT_LIMIT = 1000  # episode limit of environments registered without a TimeLimit
+DEFAULT_SLOTS = 256  # environment objects stepped together
+
+BIPED_ID = "BipedalWalker-v3"
+BIPED_LIMIT = 1600
+BIPED_INPUTS = (
+    "hull_angle", "hull_vel_angle", "vel_x", "vel_y",
+    "hip1_angle", "hip1_speed", "knee1_angle", "knee1_speed", "leg1_contact",
+    "hip2_angle", "hip2_speed", "knee2_angle", "knee2_speed", "leg2_contact",
+    *(f"lidar_{i}" for i in range(10)),
+)
+BIPED_OUTPUTS = ("hip_1", "knee_1", "hip_2", "knee_2")
+
+_LANDER_IN = ("x", "y", "vx", "vy", "angle", "angular_vel", "leg1_contact", "leg2_contact")
+#: Readable input/output names of well-known environments (id without its version).
+KNOWN_NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "CartPole": (("x", "x_dot", "theta", "theta_dot"), ("push_left", "push_right")),
+    "Pendulum": (("cos(theta)", "sin(theta)", "theta_dot"), ("torque",)),
+    "MountainCar": (("position", "velocity"), ("push_left", "no_push", "push_right")),
+    "MountainCarContinuous": (("position", "velocity"), ("force",)),
+    "Acrobot": (("cos(theta1)", "sin(theta1)", "cos(theta2)", "sin(theta2)", "theta1_dot", "theta2_dot"),
+                ("torque_-1", "torque_0", "torque_+1")),
+    "LunarLander": (_LANDER_IN, ("noop", "left_engine", "main_engine", "right_engine")),
+    "LunarLanderContinuous": (_LANDER_IN, ("main", "lateral")),
+    "BipedalWalker": (BIPED_INPUTS, BIPED_OUTPUTS),
+    "BipedalWalkerHardcore": (BIPED_INPUTS, BIPED_OUTPUTS),
+}
+
+
+def episode_seed(key: tuple[int, ...] | int, rep: int) -> int:
+    """The environment reset seed of rep ``rep`` of an evaluation keyed ``key``."""
+    key = (key,) if isinstance(key, int) else tuple(key)
+    return int(np.random.SeedSequence([*key, rep]).generate_state(1)[0])
+
+
+def parse_name(name: str) -> tuple[str, dict[str, Any]]:
+    """``gym:Id,k=v,...`` -> (Id, {k: v}); values true/false/none/numbers are converted."""
+    body = name[4:] if name.startswith("gym:") else name
+    env_id, *opts = [s.strip() for s in body.split(",")]
+    if not env_id:
+        raise TaskError(f"task {name!r}: no environment id after 'gym:'")
+    kwargs: dict[str, Any] = {}
+    for opt in opts:
+        k, sep, v = opt.partition("=")
+        if not sep or not k.strip():
+            raise TaskError(f"task {name!r}: option {opt!r} is not key=value")
+        kwargs[k.strip()] = _value(v.strip())
+    return env_id, kwargs
+
+
+def _value(text: str) -> Any:
+    low = text.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if low == "none":
+        return None
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _make(env_id: str, kwargs: dict[str, Any]):
+    import gymnasium as gym
+
+    try:
+        return gym.make(env_id, disable_env_checker=True, **kwargs)
+    except gym.error.Error as e:
+        raise TaskError(f"gymnasium cannot make {env_id!r}: {e}") from None
+    except (TypeError, ValueError, ImportError, ModuleNotFoundError) as e:
+        raise TaskError(f"gymnasium cannot make {env_id!r} with {kwargs}: {e}") from None
+
+
+class GymTask:
+    """Scores networks on a gymnasium environment; see the module docstring."""
+
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any] | None = None, name: str | None = None,
+                 fall_penalty: bool = True, slots: int = DEFAULT_SLOTS) -> None:
+        from gymnasium import spaces
+
+        self.env_id = env_id
+        self.env_kwargs = dict(env_kwargs or {})
+        self.name = name or "gym:" + ",".join([env_id, *(f"{k}={v}" for k, v in self.env_kwargs.items())])
+        self.fall_penalty = fall_penalty
+        self.slots = max(1, int(slots))
+        env = _make(env_id, self.env_kwargs)
+        self._envs = [env]
+        obs_sp, act_sp = env.observation_space, env.action_space
+        if isinstance(obs_sp, spaces.Box):
+            self._obs_kind = "box"
+            self.n_inputs = int(np.prod(obs_sp.shape))
+        elif isinstance(obs_sp, spaces.Discrete):
+            self._obs_kind = "discrete"
+            self._obs_start = int(obs_sp.start)
+            self.n_inputs = int(obs_sp.n)
+        else:
+            raise TaskError(f"{env_id}: observation space {obs_sp} is not supported (Box or Discrete only)")
+        if isinstance(act_sp, spaces.Box):
+            self._act_kind = "box"
+            self.n_outputs = int(np.prod(act_sp.shape))
+            self._act_shape = act_sp.shape
+            self._act_dtype = act_sp.dtype
+            self._low = np.broadcast_to(np.asarray(act_sp.low, dtype=np.float64), act_sp.shape).ravel()
+            self._high = np.broadcast_to(np.asarray(act_sp.high, dtype=np.float64), act_sp.shape).ravel()
+        elif isinstance(act_sp, spaces.Discrete):
+            self._act_kind = "discrete"
+            self._act_start = int(act_sp.start)
+            self.n_outputs = int(act_sp.n)
+        else:
+            raise TaskError(f"{env_id}: action space {act_sp} is not supported (Box or Discrete only)")
+        if self.n_inputs < 1 or self.n_outputs < 1:
+            raise TaskError(f"{env_id}: empty observation or action space")
+        spec_limit = env.spec.max_episode_steps if env.spec is not None else None
+        self.max_steps = int(spec_limit) if spec_limit else DEFAULT_LIMIT
+        base = env_id.split("/")[-1].rsplit("-v", 1)[0]
+        if base == "LunarLander" and self.env_kwargs.get("continuous"):
+            base = "LunarLanderContinuous"
+        ins, outs = KNOWN_NAMES.get(base, ((), ()))
+        self.input_names = ins if len(ins) == self.n_inputs else tuple(f"obs_{i}" for i in range(self.n_inputs))
+        self.output_names = outs if len(outs) == self.n_outputs else tuple(
+            f"act_{i}" for i in range(self.n_outputs))
+        self._is_biped = base.startswith("BipedalWalker")
+
+    # --- spaces -------------------------------------------------------------------------------
+    def encode(self, obs: Any, row: np.ndarray) -> None:
+        """Write one observation into an input row."""
+        if self._obs_kind == "box":
+            row[:] = np.ravel(obs)
+        else:
+            row[:] = 0.0
+            row[int(obs) - self._obs_start] = 1.0
+
+    def decode(self, out: np.ndarray) -> list[Any]:
+        """The environment actions for rows of network outputs (L, n_out)."""
+        if self._act_kind == "box":
+            a = np.clip(np.nan_to_num(out, nan=0.0), self._low, self._high).astype(self._act_dtype, copy=False)
+            return list(a.reshape((len(out), *self._act_shape)))
+        best = np.argmax(np.where(np.isnan(out), -np.inf, out), axis=1) + self._act_start
+        return best.tolist()
+
+    def _step(self, env: Any, action: Any) -> tuple[Any, float, bool]:
+        if self._is_biped and not self.fall_penalty:
+            u = env.unwrapped
+            prev = u.prev_shaping
+            obs, reward, term, trunc, _ = env.step(action)
+            if term and prev is not None and (u.game_over or u.hull.position[0] < 0):
+                # the reward gymnasium computed before replacing it with -100 (WANN_SPEC 4.2)
+                reward = u.prev_shaping - prev
+                for a in action:
+                    reward -= 0.00035 * 80 * np.clip(np.abs(a), 0, 1)
+            return obs, float(reward), bool(term or trunc)
+        obs, reward, term, trunc, _ = env.step(action)
+        return obs, float(reward), bool(term or trunc)
+
+    # --- scoring ------------------------------------------------------------------------------
+    def score(self, nets: list[Network], weights: np.ndarray, key: tuple[int, ...], reps: int,
+              max_steps: int, threads: int) -> Scores:
+        """Returns (P, W, R); ``threads`` is ignored (the Box2D and classic-control steps hold the GIL)."""
+        weights = np.asarray(weights, dtype=np.float64)
+        n_p, n_w, n_r = len(nets), len(weights), int(reps)
+        returns = np.zeros((n_p, n_w, n_r))
+        n_ep = n_p * n_w * n_r
+        if n_ep == 0:
+            return Scores(returns, 0)
+        for net in nets:
+            if net.n_in != self.n_inputs or net.n_out != self.n_outputs:
+                raise TaskError(f"{self.name}: a network has {net.n_in} inputs and {net.n_out} outputs, "
+                                f"the task needs {self.n_inputs} and {self.n_outputs}")
+        cap = self.max_steps if max_steps <= 0 else min(int(max_steps), self.max_steps)
+        packed = pack(nets)
+        seeds = [episode_seed(key, r) for r in range(n_r)]
+        n_s = min(self.slots, n_ep)
+        while len(self._envs) < n_s:
+            self._envs.append(_make(self.env_id, self.env_kwargs))
+        envs = self._envs[:n_s]
+        obs = np.zeros((n_s, self.n_inputs))
+        out = np.empty((n_s, self.n_outputs))
+        lane_net = np.zeros(n_s, dtype=np.int64)
+        lane_w = np.zeros(n_s)
+        ep = np.zeros(n_s, dtype=np.int64)
+        t = np.zeros(n_s, dtype=np.int64)
+        total = np.zeros(n_s)
+        done = np.zeros(n_s, dtype=bool)
+        m = 0
+        next_ep = 0
+        steps = 0
+        per_net = n_w * n_r
+        while True:
+            while m < n_s and next_ep < n_ep:
+                p, rest = divmod(next_ep, per_net)
+                wi, r = divmod(rest, n_r)
+                o, _ = envs[m].reset(seed=seeds[r])
+                self.encode(o, obs[m])
+                lane_net[m], lane_w[m], ep[m], t[m], total[m] = p, weights[wi], next_ep, 0, 0.0
+                next_ep += 1
+                m += 1
+            if m == 0:
+                break
+            forward_batch(packed, obs[:m], lane_net[:m], lane_w[:m], out[:m])
+            actions = self.decode(out[:m])
+            for i in range(m):
+                o, reward, end = self._step(envs[i], actions[i])
+                total[i] += reward
+                t[i] += 1
+                done[i] = end or t[i] >= cap
+                if not done[i]:
+                    self.encode(o, obs[i])
+            steps += m
+            i = 0
+            while i < m:
+                if done[i]:
+                    p, rest = divmod(int(ep[i]), per_net)
+                    returns[p, rest // n_r, rest % n_r] = total[i]
+                    m -= 1
+                    if i != m:
+                        envs[i], envs[m] = envs[m], envs[i]
+                        for arr in (obs, lane_net, lane_w, ep, t, total, done):
+                            arr[i] = arr[m]
+                else:
+                    i += 1
+        return Scores(returns, steps)
+
+    def close(self) -> None:
+        for env in self._envs:
+            env.close()
+        self._envs = []
+
+
+def biped(fall_penalty: bool = True) -> GymTask:
+    """BipedalWalker-v3 as gymnasium ships it (24 inputs, 4 outputs, 1600 steps).
+
+    ``fall_penalty=False`` drops the -100 given when the hull touches the ground
+    or the walker leaves the left edge, as the original WANN code did; the step
+    then earns the shaping reward it would have had.
+    """
+    task = GymTask(BIPED_ID, name="biped", fall_penalty=fall_penalty)
+    task.max_steps = min(task.max_steps, BIPED_LIMIT)
+    return task
+
+
+def gym_task(name: str, fall_penalty: bool = True) -> GymTask:
+    env_id, kwargs = parse_name(name)
+    return GymTask(env_id, kwargs, name=name, fall_penalty=fall_penalty)
+
+
+__all__ = ["GymTask", "biped", "gym_task", "episode_seed", "parse_name", "BIPED_INPUTS", "BIPED_OUTPUTS",
+           "KNOWN_NAMES"]
