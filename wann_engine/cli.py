@@ -86,7 +86,7 @@ def drive(path: Path, cfg: Config, task: Any, search: Any, lock: rundir.Lock, re
     evaluator = make_evaluator(cfg, task)
     runner = Runner(path, cfg, task, search, evaluator=evaluator, progress=progress)
     if restore:
-        runner.elapsed = float(restore.get("elapsed", 0.0))
+        runner.elapsed_before = float(restore.get("elapsed", 0.0))
         runner.episodes = int(restore.get("episodes", 0))
         runner.env_steps = int(restore.get("env_steps", 0))
     try:

@@ -43,7 +43,8 @@ class Config:
     h_act: tuple[int, ...] = tuple(range(1, 11))
     out_act: int = 1
     max_steps: int = 0  # 0 = the task's own episode limit
-    checkpoint_every: int = 1
+    checkpoint_every: int = 0  # generations between checkpoints; 0 = by time (checkpoint_seconds)
+    checkpoint_seconds: float = 10.0
     workers: int = 1
     threads: int = 0  # evaluation threads in one process; 0 = all cores
     tourn_original: bool = False  # best of two tournaments, as the original code did
@@ -75,7 +76,8 @@ class Config:
         need(len(self.h_act) >= 1 and all(1 <= a <= 11 for a in self.h_act), "h_act", "ids must be in 1..11")
         need(1 <= self.out_act <= 11, "out_act", "must be an activation id in 1..11")
         need(self.max_steps >= 0, "max_steps", "must be >= 0")
-        need(self.checkpoint_every >= 1, "checkpoint_every", "must be at least 1")
+        need(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0 = every checkpoint_seconds)")
+        need(self.checkpoint_seconds > 0, "checkpoint_seconds", "must be > 0")
         need(self.workers >= 1, "workers", "must be at least 1")
         need(self.threads >= 0, "threads", "must be >= 0")
         need(0 <= self.seed < 2**63, "seed", "must be a non-negative integer")

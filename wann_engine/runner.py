@@ -66,9 +66,16 @@ class Runner:
         self.progress = progress
         self.events = EventWriter(self.path / rundir.EVENTS)
         self.weights = np.asarray(cfg.weights, dtype=np.float64)
-        self.elapsed = 0.0
+        self.elapsed_before = 0.0  # wall time of earlier sessions of this run (from the checkpoint)
+        self.t_start = time.monotonic()
+        self.last_checkpoint = time.monotonic()
         self.episodes = 0
         self.env_steps = 0
+
+    @property
+    def elapsed(self) -> float:
+        """Wall time of the run so far, over all its sessions."""
+        return self.elapsed_before + time.monotonic() - self.t_start
 
     # --- one generation ---------------------------------------------------------------------
     def step(self) -> dict[str, Any]:
@@ -83,7 +90,6 @@ class Runner:
         if stats.best_changed:
             self._write_champion()
         gen_time = time.perf_counter() - t0
-        self.elapsed += gen_time
         episodes = scores.returns.size
         self.episodes += episodes
         self.env_steps += scores.steps
@@ -141,7 +147,15 @@ class Runner:
         self.events.sync()
         size = rundir.save_checkpoint(self.path, self.search.to_state(), {
             "elapsed": self.elapsed, "episodes": self.episodes, "env_steps": self.env_steps})
+        self.last_checkpoint = time.monotonic()
         self.events.emit("checkpoint", gen=self.search.gen, bytes=size, file=rundir.CHECKPOINT)
+
+    def checkpoint_due(self) -> bool:
+        if self.search.gen >= self.cfg.maxGen:
+            return True
+        if self.cfg.checkpoint_every:
+            return self.search.gen % self.cfg.checkpoint_every == 0
+        return time.monotonic() - self.last_checkpoint >= self.cfg.checkpoint_seconds
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self) -> str:
@@ -155,8 +169,7 @@ class Runner:
                 ev = self.step()
                 if self.progress:
                     self.progress(ev)
-                last = self.search.gen >= self.cfg.maxGen
-                if self.search.gen % self.cfg.checkpoint_every == 0 or last:
+                if self.checkpoint_due():
                     self.checkpoint()
             self.events.emit("finished", gen=self.search.gen, best_mean=self.search.best_mean,
                              elapsed=self.elapsed)
