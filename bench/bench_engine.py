@@ -121,7 +121,8 @@ def bench_generations(threads: int, gens: int) -> dict[str, float]:
         runner.close()
         lock.release()
     return {"gen_ms": statistics.median(gen_times), "eval_ms": statistics.median(eval_times),
-            "other_ms": statistics.median([g - e - c for g, e, c in zip(gen_times, eval_times, ckpt_times)]),
+            "other_ms": statistics.median(
+                [g - e - c for g, e, c in zip(gen_times, eval_times, ckpt_times, strict=True)]),
             "ckpt_ms": statistics.median(ckpt_times), "conns": ev["conns_median"]}
 
 

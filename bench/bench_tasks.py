@@ -33,15 +33,16 @@ def population(n_in: int, n_out: int, count: int, p_enable: float, mutations: in
     return nets
 
 
-def raw_biped(steps: int, seed: int) -> tuple[float, float]:
-    """(steps/s including resets, steps/s of env.step alone) with random actions on one env."""
+def raw_biped(steps: int, seed: int) -> tuple[float, float, float]:
+    """Random actions on one env: (steps per wall second incl. resets, per CPU second incl. resets,
+    per wall second of env.step alone)."""
     import gymnasium as gym
 
     env = gym.make("BipedalWalker-v3", disable_env_checker=True)
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
     t_step = 0.0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         a = rng.uniform(-1, 1, 4).astype(np.float32)
         s0 = time.perf_counter()
@@ -49,36 +50,42 @@ def raw_biped(steps: int, seed: int) -> tuple[float, float]:
         t_step += time.perf_counter() - s0
         if term or trunc:
             env.reset(seed=int(rng.integers(2**31)))
-    total = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     env.close()
-    return steps / total, steps / t_step
+    return steps / wall, steps / cpu, steps / t_step
 
 
 def bench_biped(repeats: int) -> None:
+    """Raw and search runs interleaved, so that load from other processes hits both alike."""
     print("== BipedalWalker-v3 ==")
-    raw, raw_step = [], []
-    for r in range(repeats):
-        a, b = raw_biped(8000, r)
-        raw.append(a)
-        raw_step.append(b)
     task = get("biped")
     weights = np.asarray(STANDARD_WEIGHTS)
     nets = population(24, 4, 24, 0.25, 6, RL_HIDDEN)
-    task.score(nets[:2], weights[:1], (0, 0), 1, 20, 1)  # compile + create envs outside the timing
-    rates, lens = [], []
+    task.score(nets[:2], weights[:1], (0, 0), 1, 20, 1)  # compile outside the timing
+    raw, raw_cpu, raw_step, rates, rates_cpu, lens = [], [], [], [], [], []
     for r in range(repeats):
-        t0 = time.perf_counter()
+        a, b, c = raw_biped(6000, r)
+        raw.append(a)
+        raw_cpu.append(b)
+        raw_step.append(c)
+        t0, c0 = time.perf_counter(), time.process_time()
         sc = task.score(nets, weights, (7, r), 1, 400, 1)
-        dt = time.perf_counter() - t0
-        rates.append(sc.steps / dt)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rates.append(sc.steps / wall)
+        rates_cpu.append(sc.steps / cpu)
         lens.append(sc.steps / sc.returns.size)
-    med_raw, med_search = statistics.median(raw), statistics.median(rates)
-    print(f"raw env, 1 env, random actions, incl. resets : {med_raw:8.0f} steps/s  (runs: "
-          + ", ".join(f"{x:.0f}" for x in raw) + ")")
-    print(f"raw env.step alone                            : {statistics.median(raw_step):8.0f} steps/s")
-    print(f"search: 24 nets x 6 weights x 1 rep, cap 400  : {med_search:8.0f} steps/s  (runs: "
-          + ", ".join(f"{x:.0f}" for x in rates) + f"; mean episode {statistics.median(lens):.0f} steps)")
-    print(f"ratio search / raw (incl. resets)             : {med_search / med_raw:8.2f}")
+    med = statistics.median
+
+    def runs(xs):
+        return ", ".join(f"{x:.0f}" for x in xs)
+
+    print(f"raw: 1 env, random actions, incl. resets  : {med(raw):7.0f} steps/s wall ({runs(raw)}), "
+          f"{med(raw_cpu):7.0f} per CPU-s")
+    print(f"raw: env.step alone                       : {med(raw_step):7.0f} steps/s wall")
+    print(f"search: 24 nets x 6 weights x 1 rep, cap 400: {med(rates):7.0f} steps/s wall ({runs(rates)}), "
+          f"{med(rates_cpu):7.0f} per CPU-s; mean episode {med(lens):.0f} steps")
+    print(f"ratio search / raw                        : {med(rates) / med(raw):7.2f} wall, "
+          f"{med(rates_cpu) / med(raw_cpu):.2f} CPU")
 
 
 def net_with_conns(target: int, seed: int = 0):
@@ -102,26 +109,28 @@ def bench_mnist(repeats: int) -> None:
     outputs(net, np.ones(1), xte[:10])  # compile outside the timing
     for name, x in (("train 60k", xtr), ("test 10k", xte)):
         for ws in ((1.0,), STANDARD_WEIGHTS):
-            times = []
+            times, cpus = [], []
             for _ in range(repeats):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 outputs(net, np.asarray(ws), x)
                 times.append(time.perf_counter() - t0)
-            med = statistics.median(times)
-            print(f"{name}, {len(ws)} weight(s): {med * 1e3:8.1f} ms per pass "
-                  f"({len(x) * len(ws) / med / 1e6:.2f} M image-evaluations/s)")
+                cpus.append(time.process_time() - c0)
+            med, cpu = statistics.median(times), statistics.median(cpus)
+            print(f"{name}, {len(ws)} weight(s): {med * 1e3:8.1f} ms per pass wall, {cpu * 1e3:8.1f} ms CPU "
+                  f"({len(x) * len(ws) / cpu / 1e6:.2f} M image-evaluations per CPU-s)")
     task = get("mnist256")
     pop = population(256, 10, 64, 0.05, 8, CLASSIFY_HIDDEN)
     task.score(pop[:1], np.ones(1), (0, 0), 1, 0, 1)
-    times = []
+    times, cpus = [], []
     for r in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         task.score(pop, np.asarray(STANDARD_WEIGHTS), (0, r), 1, 0, 1)
         times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
+        cpus.append(time.process_time() - c0)
+    med, cpu = statistics.median(times), statistics.median(cpus)
     conns = np.median([n.n_conns for n in pop])
     print(f"search scoring: 64 nets (median {conns:.0f} conns) x 6 weights x 1000 images, 1 thread: "
-          f"{med:.3f} s  ({med / 64 * 1e3:.2f} ms per network)")
+          f"{med:.3f} s wall, {cpu:.3f} s CPU ({cpu / 64 * 1e3:.2f} ms CPU per network)")
 
 
 def main() -> None:

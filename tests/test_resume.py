@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import orjson
-
 from conftest import ROOT, engine
+
 from wann_engine import control
 from wann_engine.events import effective_generations, read_events
 
@@ -111,3 +111,18 @@ def _wait_for_generations(run: Path, n: int, proc: subprocess.Popen | None = Non
             return
         time.sleep(0.005)
     raise AssertionError(f"{run}: fewer than {n} generations after {timeout} s")
+
+
+def test_kill_before_first_timed_checkpoint_then_resume_is_identical(runs):
+    """Default time-based checkpointing: killed a few generations in, only the start checkpoint exists."""
+    args = ARGS[:6] + ["--set", "max_steps=400", "--set", "checkpoint_seconds=3600"] + ARGS[10:]
+    engine("run", *args, "--runs-dir", str(runs), "--name", "ref", check=True)
+    p = subprocess.Popen([sys.executable, "-m", "wann_engine", "run", *args, "--runs-dir", str(runs), "--name", "t"],
+                         cwd=ROOT)
+    run = runs / "t"
+    _wait_for_generations(run, 3, proc=p)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    engine("resume", str(run), "--quiet", check=True)
+    assert history(run) == history(runs / "ref")
+    assert champion(run) == champion(runs / "ref")

@@ -7,6 +7,7 @@ input, 1 for a run that failed), never a traceback.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 import orjson
 import typer
 
-from . import control, rundir, tasks
+from . import control, mpi_launch, rundir, tasks
 from .config import PRESETS, Config, ConfigError, preset
 from .netfile import NetworkFileError, read_any
 from .tasks import TaskError
@@ -26,6 +27,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _USER_ERRORS = (ConfigError, rundir.RunDirError, TaskError, NetworkFileError)
+
+
+_argv: list[str] = []  # this invocation's arguments (main sets them)
 
 
 class UserError(Exception):
@@ -56,15 +60,19 @@ def build_config(task: str, pop: int | None, gens: int | None, seed: int, worker
     d["workers"] = workers
     d["threads"] = threads
     cfg = Config.from_dict(d).with_overrides(overrides)
-    tasks.get(cfg.task)  # unknown task: fail before anything is written
+    tasks.get(cfg.task, cfg)  # unknown task: fail before anything is written
     return cfg
+
+
+def _rate(x: float) -> str:
+    return f"{x / 1e6:6.2f} M" if x >= 1e6 else f"{x / 1e3:6.1f} k"
 
 
 def _progress_line(ev: dict[str, Any]) -> None:
     if ev["type"] == "generation":
         print(f"gen {ev['gen']:5d}  best {ev['best_mean']:9.2f}  peak {ev['best_peak']:9.2f}  "
               f"max {ev['fit_max']:9.2f}  median {ev['fit_median']:9.2f}  conns {ev['best_conns']:4d}  "
-              f"{ev['evals_per_s']:7.1f} ind/s  {ev['env_steps_per_s'] / 1e6:6.2f} M steps/s", flush=True)
+              f"{ev['evals_per_s']:7.1f} ind/s  {_rate(ev['env_steps_per_s'])} steps/s", flush=True)
     else:
         print(f"{ev['type']} at generation {ev['gen']}", flush=True)
 
@@ -83,7 +91,7 @@ def drive(path: Path, cfg: Config, task: Any, search: Any, lock: rundir.Lock, re
     from .evaluators import make_evaluator
     from .runner import Runner, start_fields
 
-    evaluator = make_evaluator(cfg, task)
+    evaluator = make_evaluator(cfg, task, path)
     runner = Runner(path, cfg, task, search, evaluator=evaluator, progress=progress)
     if restore:
         runner.elapsed_before = float(restore.get("elapsed", 0.0))
@@ -114,8 +122,9 @@ def run(
     seed: Annotated[int, typer.Option(help="Run seed: the same seed gives the same run")] = 0,
     name: Annotated[str | None, typer.Option(help="Run name (default: task-date-time)")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Folder holding run directories")] = Path("runs"),
-    workers: Annotated[int, typer.Option(help="Evaluation processes (MPI)")] = 1,
+    workers: Annotated[int, typer.Option(help="Evaluation processes; 2 or more run as an MPI job")] = 1,
     threads: Annotated[int, typer.Option(help="Evaluation threads per process, 0 = all cores")] = 0,
+    hosts: Annotated[Path | None, typer.Option(help="MPI host file, given to mpiexec as -f")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a hyperparameter: key=value")] = None,
     config: Annotated[Path | None, typer.Option(help="Start from this config.json instead of a preset")] = None,
     quiet: Annotated[bool, typer.Option(help="No per-generation lines")] = False,
@@ -125,8 +134,12 @@ def run(
     from .runner import open_new
 
     cfg = build_config(task, pop, gens, seed, workers, threads, set_ or [], config)
-    name = name or f"{task.replace(':', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
-    task_obj = tasks.get(cfg.task)
+    given, name = name, name or f"{re.sub(r'[^A-Za-z0-9._-]', '_', task)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    rc = mpi_launch.delegate(cfg.workers, runs_dir / rundir.check_name(name),
+                             _argv + ([] if given else ["--name", name]), hosts)
+    if rc is not None:  # ran as an MPI job, or this is one of its workers
+        return rc
+    task_obj = tasks.get(cfg.task, cfg)
     path, lock, search = open_new(runs_dir, name, cfg, task_obj)
     if detached:
         _detach_output(path)
@@ -138,12 +151,16 @@ def run(
 @app.command()
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="The run directory to continue")],
+    hosts: Annotated[Path | None, typer.Option(help="MPI host file, given to mpiexec as -f")] = None,
     quiet: Annotated[bool, typer.Option(help="No per-generation lines")] = False,
     detached: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> int:
     """Continue a stopped or killed run exactly where its last checkpoint left it."""
     from .runner import open_existing
 
+    rc = mpi_launch.delegate(mpi_launch.workers_of(run_dir), run_dir, _argv, hosts, new=False)
+    if rc is not None:  # ran as an MPI job, or this is one of its workers
+        return rc
     cfg, task_obj, lock, search, doc = open_existing(run_dir, tasks.get)
     if detached:
         _detach_output(run_dir)
@@ -242,6 +259,7 @@ def presets() -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: map errors to one line and an exit code."""
+    _argv[:] = sys.argv[1:] if argv is None else argv  # for the ranks of an MPI job
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="wann-engine")
     except typer.Exit as e:
@@ -257,3 +275,6 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+from . import cli_protocol  # noqa: E402,F401

@@ -65,7 +65,7 @@ class Config:
         for key in ("alg_probMoo", "prob_crossover", "prob_initEnable", "select_cullRatio", "select_eliteRatio"):
             need(0.0 <= getattr(self, key) <= 1.0, key, "must be between 0 and 1")
         probs = (self.prob_addConn, self.prob_addNode, self.prob_enable, self.prob_mutAct)
-        for key, p in zip(("prob_addConn", "prob_addNode", "prob_enable", "prob_mutAct"), probs):
+        for key, p in zip(("prob_addConn", "prob_addNode", "prob_enable", "prob_mutAct"), probs, strict=True):
             need(p >= 0.0 and math.isfinite(p), key, "must be a finite number >= 0")
         need(sum(probs) > 0, "prob_mutAct", "the four mutation weights must not all be 0")
         need(self.select_cullRatio < 1.0, "select_cullRatio", "must leave at least one parent")

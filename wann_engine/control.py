@@ -13,9 +13,11 @@ the SSH link leaves the run going.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,12 +83,16 @@ def engine_command() -> list[str]:
 
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen:
+    """Start a detached engine. A daemon thread waits for it, so an engine that ends while
+    the caller lives leaves no zombie (a zombie would also look alive to ``kill``)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out, open(os.devnull, "rb") as devnull:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             engine_command() + args, stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
         )
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+    return proc
 
 
 def launch(runs_dir: Path, name: str, task: str = "swingup", pop: int | None = None, gens: int | None = None,
@@ -104,17 +110,32 @@ def launch(runs_dir: Path, name: str, task: str = "swingup", pop: int | None = N
     for o in overrides or []:
         args += ["--set", o]
     # the log lives beside the run folder until the engine has made the folder
-    _spawn(args, Path(runs_dir) / f".{name}.launch.log")
+    _spawn(args, launch_log(runs_dir, name))
     return run
 
 
-def resume(run: Path) -> None:
+def resume(run: Path) -> subprocess.Popen:
     """Continue a stopped or crashed run in the background."""
     run = Path(run)
     rundir.read_config(run)
     if rundir.engine_alive(run):
         raise rundir.RunDirError(f"{run} is already running")
-    _spawn(["resume", str(run), "--quiet"], run / rundir.LOG)
+    return _spawn(["resume", str(run), "--quiet"], run / rundir.LOG)
+
+
+def launch_log(runs_dir: Path, name: str) -> Path:
+    """Where ``launch`` sends the engine's output until the engine has made the run directory."""
+    return Path(runs_dir) / f".{name}.launch.log"
+
+
+def delete(run: Path) -> None:
+    """Remove a run directory (and its launch log); refuses anything but a stopped run directory."""
+    run = Path(run)
+    rundir.read_config(run)  # only ever delete real run directories
+    if rundir.engine_alive(run):
+        raise rundir.RunDirError(f"{run.name} is running: stop or kill it first")
+    shutil.rmtree(run)
+    launch_log(run.parent, run.name).unlink(missing_ok=True)
 
 
 # --- reading a run's state ------------------------------------------------------------------
@@ -142,7 +163,7 @@ def last_events(run: Path, want: set[str], max_bytes: int = 4 << 20) -> dict[str
     with f:
         size = f.seek(0, 2)
         pos, tail, read = size, b"", 0
-        while pos > 0 and read < max_bytes and len(found) < len(want):
+        while pos > 0 and read < max_bytes and len(found) < len(want) and not _enough(found):
             step = min(pos, 256 << 10)
             pos -= step
             f.seek(pos)
@@ -162,6 +183,12 @@ def last_events(run: Path, want: set[str], max_bytes: int = 4 << 20) -> dict[str
 _TERMINAL = ("finished", "stopped", "error")
 
 
+def _enough(found: dict[str, dict]) -> bool:
+    """Events before the latest ``run_start`` say nothing about the current state: stop there
+    (once a generation has been seen), instead of scanning a long file for events that never came."""
+    return "run_start" in found and "generation" in found
+
+
 def summary(run: Path) -> RunSummary:
     run = Path(run)
     cfg = rundir.read_config(run)
@@ -171,7 +198,8 @@ def summary(run: Path) -> RunSummary:
     later = lambda k: last.get(k, {}).get("t", -1.0) >= start_t  # noqa: E731
     if alive:
         paused = later("paused") and last["paused"]["t"] >= last.get("resumed", {}).get("t", -1.0)
-        state: State = "paused" if paused else ("running" if "generation" in last or "run_start" in last else "starting")
+        started = "generation" in last or "run_start" in last
+        state: State = "paused" if paused else ("running" if started else "starting")
     elif later("finished"):
         state = "finished"
     elif later("stopped"):

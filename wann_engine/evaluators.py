@@ -8,6 +8,7 @@ it: that is what makes runs independent of the number of workers.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -39,5 +40,14 @@ class LocalEvaluator:
         pass
 
 
-def make_evaluator(cfg: Config, task: Task) -> Evaluator:
+def make_evaluator(cfg: Config, task: Task, run_dir: Path | None = None) -> Evaluator:
+    """MPI workers when this process is rank 0 of an MPI job (see mpi_launch), else threads here.
+    ``run_dir`` receives ``workers/rank-<n>.pid`` files under MPI."""
+    from .mpi_launch import in_mpi
+
+    if in_mpi():
+        from .mpi_eval import MpiEvaluator, world_size
+
+        if world_size() > 1:
+            return MpiEvaluator(cfg, task, run_dir)
     return LocalEvaluator(task, cfg.threads)

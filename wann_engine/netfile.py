@@ -76,7 +76,7 @@ def to_matrix(g: Genome) -> np.ndarray:
     n = net.n_nodes
     pos = {nid: p for p, nid in enumerate(net.node_ids.tolist())}
     mat = np.zeros((n, n + 1))
-    for s, d, on in zip(g.conn_src.tolist(), g.conn_dst.tolist(), g.conn_on.tolist()):
+    for s, d, on in zip(g.conn_src.tolist(), g.conn_dst.tolist(), g.conn_on.tolist(), strict=True):
         mat[pos[s], pos[d]] = 1.0 if on else np.nan
     mat[:, n] = net.act
     return mat

@@ -181,3 +181,32 @@ def forward_batch(packed: PackedNets, obs: np.ndarray, lane_net: np.ndarray, lan
     _forward_batch(packed.node_off, packed.ptr, packed.idx, packed.act, packed.n_in, packed.n_out, obs,
                    lane_net, lane_w, out)
     return out
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def forward_lanes_weighted(vals, acc, base, n, n_in, ptr, idx, act, ew, e0, w, m):
+    """``forward_lanes`` with a weight per connection: node pre-activation ``w[l] * sum_k ew[k-e0, l] * src_k``.
+
+    ``ew`` is (edges, lanes): row ``k - e0`` holds, for every lane, the weight of the edge
+    ``idx[k]`` (``e0`` = the network's first edge in the pack, so rows align with
+    ``PackedNets.idx``). ``w`` is a per-lane multiplier applied after the sum (1.0 leaves
+    the weighted sum exact; with all ``ew`` = 1 it reproduces ``forward_lanes`` bit for bit).
+    """
+    for j in range(n_in + 1, n):
+        g = base + j
+        k0 = ptr[g]
+        k1 = ptr[g + 1]
+        if k0 == k1:
+            for i in range(m):
+                acc[i] = 0.0
+        else:
+            src = vals[idx[k0]]
+            ek = ew[k0 - e0]
+            for i in range(m):
+                acc[i] = ek[i] * src[i]
+            for k in range(k0 + 1, k1):
+                src = vals[idx[k]]
+                ek = ew[k - e0]
+                for i in range(m):
+                    acc[i] += ek[i] * src[i]
+        activate_lanes(act[g], acc, w, vals[j], m)

@@ -240,14 +240,16 @@ def _has_generations(path: Path) -> bool:
         return False
 
 
-def open_existing(path: Path, task_for: Callable[[str], Task]) -> tuple[Config, Task, rundir.Lock, Search, dict]:
+def open_existing(
+    path: Path, task_for: Callable[[str, Config], Task]
+) -> tuple[Config, Task, rundir.Lock, Search, dict]:
     """Lock a run directory and rebuild its search from the checkpoint; nothing is written
     until everything has been read and checked."""
     path = Path(path)
     if not path.is_dir():
         raise rundir.RunDirError(f"{path}: no such run directory")
     cfg = rundir.read_config(path)
-    task = task_for(cfg.task)
+    task = task_for(cfg.task, cfg)
     lock = rundir.Lock(path).acquire()
     try:
         if not (path / rundir.CHECKPOINT).exists() and not _has_generations(path):

@@ -156,6 +156,6 @@ class Search:
         s.best_gen = int(st["best_gen"])
         s.evaluations = int(st["evaluations"])
         s.last_moo = str(st["last_moo"])
-        if len(s.pop) != cfg.popSize:
+        if len(s.pop) != cfg.popSize and not (s.gen == 0 and not s.pop):  # gen 0: not yet asked
             raise ValueError(f"checkpoint holds {len(s.pop)} individuals, config says popSize={cfg.popSize}")
         return s

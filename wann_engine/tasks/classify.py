@@ -41,7 +41,7 @@ from . import Scores, TaskError
 
 BATCH = 1000
 N_CLASSES = 10
-CHUNK = 256  # images per lane block in the kernels (lanes = weights x CHUNK)
+CHUNK = 128  # images per lane block in the kernels (lanes = weights x CHUNK)
 LOGIT_CLIP = 1e10  # outputs are clipped to +-this before the softmax (inf would give NaN)
 LOGP_NAN = -2.0 * LOGIT_CLIP - math.log(N_CLASSES)  # log-probability given to a NaN output row
 MNIST_ENV = "WANN_MNIST_DIR"
@@ -311,13 +311,18 @@ def _run_block(vals, acc, wl, X, rows, c0, c1, weights, used, n_used, base, n, n
             wl[wi * c + k] = weights[wi]
     for i in range(n_w * c):
         vals[0, i] = 1.0
-    for k in range(c):
-        r = rows[c0 + k]
+    for k0 in range(0, c, 8):  # transpose in blocks of 8 images: 8 input rows stay in L1
+        k1 = min(k0 + 8, c)
         for u in range(n_used):
             s = used[u]
-            v = X[r, s - 1]
-            for wi in range(n_w):
-                vals[s, wi * c + k] = v
+            row = vals[s]
+            for k in range(k0, k1):
+                row[k] = X[rows[c0 + k], s - 1]
+    for wi in range(1, n_w):
+        for u in range(n_used):
+            row = vals[used[u]]
+            for k in range(c):
+                row[wi * c + k] = row[k]
     forward_lanes(vals, acc, base, n, n_in, ptr, idx, act, wl, n_w * c)
     return n_w * c
 

@@ -25,7 +25,11 @@ from ..netpack import forward_batch, pack
 from . import Scores, TaskError
 
 DEFAULT_LIMIT = 1000  # episode limit of environments registered without a TimeLimit
-DEFAULT_SLOTS = 256  # environment objects stepped together
+DEFAULT_SLOTS = 64  # environment objects stepped together
+#: Environments whose reset(seed) restores everything: one object can run episode after episode.
+#: Others get a fresh object per episode: a Box2D world kept across resets (BipedalWalker, CarRacing)
+#: carries solver/broad-phase state, so the same seed and actions would not give the same episode.
+_PURE_MODULES = ("gymnasium.envs.classic_control.", "gymnasium.envs.toy_text.")
 
 BIPED_ID = "BipedalWalker-v3"
 BIPED_LIMIT = 1600
@@ -150,6 +154,9 @@ class GymTask:
         self.output_names = outs if len(outs) == self.n_outputs else tuple(
             f"act_{i}" for i in range(self.n_outputs))
         self._is_biped = base.startswith("BipedalWalker")
+        module = type(env.unwrapped).__module__
+        self.reuse_envs = module.startswith(_PURE_MODULES)
+        self._dirty = [False]
 
     # --- spaces -------------------------------------------------------------------------------
     def encode(self, obs: Any, row: np.ndarray) -> None:
@@ -202,7 +209,9 @@ class GymTask:
         n_s = min(self.slots, n_ep)
         while len(self._envs) < n_s:
             self._envs.append(_make(self.env_id, self.env_kwargs))
+            self._dirty.append(False)
         envs = self._envs[:n_s]
+        dirty = self._dirty[:n_s]
         obs = np.zeros((n_s, self.n_inputs))
         out = np.empty((n_s, self.n_outputs))
         lane_net = np.zeros(n_s, dtype=np.int64)
@@ -219,7 +228,11 @@ class GymTask:
             while m < n_s and next_ep < n_ep:
                 p, rest = divmod(next_ep, per_net)
                 wi, r = divmod(rest, n_r)
+                if dirty[m] and not self.reuse_envs:
+                    envs[m].close()
+                    envs[m] = _make(self.env_id, self.env_kwargs)
                 o, _ = envs[m].reset(seed=seeds[r])
+                dirty[m] = True
                 self.encode(o, obs[m])
                 lane_net[m], lane_w[m], ep[m], t[m], total[m] = p, weights[wi], next_ep, 0, 0.0
                 next_ep += 1
@@ -244,16 +257,20 @@ class GymTask:
                     m -= 1
                     if i != m:
                         envs[i], envs[m] = envs[m], envs[i]
+                        dirty[i], dirty[m] = dirty[m], dirty[i]
                         for arr in (obs, lane_net, lane_w, ep, t, total, done):
                             arr[i] = arr[m]
                 else:
                     i += 1
+        self._envs[:n_s] = envs
+        self._dirty[:n_s] = dirty
         return Scores(returns, steps)
 
     def close(self) -> None:
         for env in self._envs:
             env.close()
         self._envs = []
+        self._dirty = []
 
 
 def biped(fall_penalty: bool = True) -> GymTask:

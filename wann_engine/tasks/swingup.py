@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 from ..kmath import cospi, sinpi
-from ..netpack import PackedNets, forward_lanes
+from ..netpack import PackedNets, forward_lanes, forward_lanes_weighted
 
 G = 9.82
 M_CART = 0.5
@@ -85,6 +85,70 @@ class SwingUpEnv:
         return self.observe(), reward, done
 
 
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def _reset_lane(start, i, x, xd, th, thd, s, c, total):
+    """Lane ``i`` begins an episode at ``start`` = (x, x_dot, theta, theta_dot)."""
+    x[i] = start[0]
+    xd[i] = start[1]
+    th[i] = start[2]
+    thd[i] = start[3]
+    s[i] = sinpi(th[i] * INV_PI)
+    c[i] = cospi(th[i] * INV_PI)
+    total[i] = 0.0
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def _move_lane(src, dst, x, xd, th, thd, s, c, total):
+    """Copy the episode state of lane ``src`` into lane ``dst`` (a finished lane is overwritten)."""
+    x[dst] = x[src]
+    xd[dst] = xd[src]
+    th[dst] = th[src]
+    thd[dst] = thd[src]
+    s[dst] = s[src]
+    c[dst] = c[src]
+    total[dst] = total[src]
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def _observe_lanes(vals, x, xd, c, s, thd, m):
+    """Bias and observation (x, x_dot, cos, sin, theta_dot) of the first ``m`` lanes into rows 0..5."""
+    vals[0, :m] = 1.0
+    vals[1, :m] = x[:m]
+    vals[2, :m] = xd[:m]
+    vals[3, :m] = c[:m]
+    vals[4, :m] = s[:m]
+    vals[5, :m] = thd[:m]
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def _physics_lanes(out, x, xd, th, thd, s, c, total, m):
+    """One physics step (WANN_SPEC 4.1) of the first ``m`` lanes for actions ``out``; adds the reward to ``total``."""
+    for i in range(m):
+        a = out[i]
+        if a > 1.0:
+            a = 1.0
+        elif a < -1.0:
+            a = -1.0
+        f = a * FORCE_MAG
+        si = s[i]
+        ci = c[i]
+        xdi = xd[i]
+        thdi = thd[i]
+        xdd = (-2 * M_P_L * (thdi * thdi) * si + 3 * M_POLE * G * si * ci + 4 * f - 4 * FRICTION * xdi) / (
+            4 * M_TOTAL - 3 * M_POLE * ci * ci
+        )
+        thdd = (-3 * M_P_L * (thdi * thdi) * si * ci + 6 * M_TOTAL * G * si + 6 * (f - FRICTION * xdi) * ci) / (
+            4 * L_POLE * M_TOTAL - 3 * M_P_L * ci * ci
+        )
+        x[i] = x[i] + xdi * DT
+        th[i] = th[i] + thdi * DT
+        xd[i] = xdi + xdd * DT
+        thd[i] = thdi + thdd * DT
+        s[i] = sinpi(th[i] * INV_PI)
+        c[i] = cospi(th[i] * INV_PI)
+        total[i] += ((c[i] + 1.0) / 2.0) * cospi((x[i] / X_LIMIT) * 0.5)
+
+
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def _rollouts_lanes(node_off, ptr, idx, act, n_in, weights, starts, max_steps, lo, hi, returns, steps):
     """Episodes of networks lo..hi-1 at every weight and start; writes returns[p, w, r], steps[p].
@@ -115,51 +179,16 @@ def _rollouts_lanes(node_off, ptr, idx, act, n_in, weights, starts, max_steps, l
         for wi in range(n_w):
             for r in range(n_r):
                 i = wi * n_r + r
-                x[i] = starts[r, 0]
-                xd[i] = starts[r, 1]
-                th[i] = starts[r, 2]
-                thd[i] = starts[r, 3]
-                s[i] = sinpi(th[i] * INV_PI)
-                c[i] = cospi(th[i] * INV_PI)
+                _reset_lane(starts[r], i, x, xd, th, thd, s, c, total)
                 w[i] = weights[wi]
-                total[i] = 0.0
                 lane[i] = i
         m = n_l
         t = 0
         live = 0
         while m > 0 and t < max_steps:
-            vals[0, :m] = 1.0
-            vals[1, :m] = x[:m]
-            vals[2, :m] = xd[:m]
-            vals[3, :m] = c[:m]
-            vals[4, :m] = s[:m]
-            vals[5, :m] = thd[:m]
+            _observe_lanes(vals, x, xd, c, s, thd, m)
             forward_lanes(vals, acc, base, n, n_in, ptr, idx, act, w, m)
-            out = vals[n - 1]
-            for i in range(m):
-                a = out[i]
-                if a > 1.0:
-                    a = 1.0
-                elif a < -1.0:
-                    a = -1.0
-                f = a * FORCE_MAG
-                si = s[i]
-                ci = c[i]
-                xdi = xd[i]
-                thdi = thd[i]
-                xdd = (-2 * M_P_L * (thdi * thdi) * si + 3 * M_POLE * G * si * ci + 4 * f - 4 * FRICTION * xdi) / (
-                    4 * M_TOTAL - 3 * M_POLE * ci * ci
-                )
-                thdd = (-3 * M_P_L * (thdi * thdi) * si * ci + 6 * M_TOTAL * G * si + 6 * (f - FRICTION * xdi) * ci) / (
-                    4 * L_POLE * M_TOTAL - 3 * M_P_L * ci * ci
-                )
-                x[i] = x[i] + xdi * DT
-                th[i] = th[i] + thdi * DT
-                xd[i] = xdi + xdd * DT
-                thd[i] = thdi + thdd * DT
-                s[i] = sinpi(th[i] * INV_PI)
-                c[i] = cospi(th[i] * INV_PI)
-                total[i] += ((c[i] + 1.0) / 2.0) * cospi((x[i] / X_LIMIT) * 0.5)
+            _physics_lanes(vals[n - 1], x, xd, th, thd, s, c, total, m)
             t += 1
             live += m
             i = 0
@@ -167,14 +196,8 @@ def _rollouts_lanes(node_off, ptr, idx, act, n_in, weights, starts, max_steps, l
                 if x[i] < -X_LIMIT or x[i] > X_LIMIT:
                     returns[p, lane[i] // n_r, lane[i] % n_r] = total[i]
                     m -= 1
-                    x[i] = x[m]
-                    xd[i] = xd[m]
-                    th[i] = th[m]
-                    thd[i] = thd[m]
-                    s[i] = s[m]
-                    c[i] = c[m]
+                    _move_lane(m, i, x, xd, th, thd, s, c, total)
                     w[i] = w[m]
-                    total[i] = total[m]
                     lane[i] = lane[m]
                 else:
                     i += 1
@@ -197,3 +220,95 @@ def rollouts(
               np.asarray(weights, dtype=np.float64), np.ascontiguousarray(starts, dtype=np.float64),
               int(max_steps), lo, hi, returns, steps)
     return returns, steps
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _rollouts_weighted(node_off, ptr, idx, act, n_in, p, edge_w, scale, starts, max_steps, returns):
+    """Episodes of network ``p`` with a weight per connection; lane ``l`` starts at ``starts[l]``
+    with connection weights ``edge_w[l]`` (aligned with the network's edges in ``idx``) and
+    multiplier ``scale[l]``. Writes ``returns[l]``; returns the number of live steps.
+
+    Same lanes, physics and swapping as ``_rollouts_lanes``.
+    """
+    n_l = starts.shape[0]
+    base = node_off[p]
+    n = node_off[p + 1] - base
+    e0 = ptr[base]
+    n_e = ptr[base + n] - e0
+    vals = np.zeros((n, n_l))
+    ew = np.empty((n_e, n_l))  # lanes last: the inner loops run over contiguous lanes
+    for i in range(n_l):
+        for k in range(n_e):
+            ew[k, i] = edge_w[i, k]
+    acc = np.empty(n_l)
+    x = np.empty(n_l)
+    xd = np.empty(n_l)
+    th = np.empty(n_l)
+    thd = np.empty(n_l)
+    s = np.empty(n_l)
+    c = np.empty(n_l)
+    w = np.empty(n_l)
+    total = np.empty(n_l)
+    lane = np.empty(n_l, dtype=np.int64)
+    for i in range(n_l):
+        _reset_lane(starts[i], i, x, xd, th, thd, s, c, total)
+        w[i] = scale[i]
+        lane[i] = i
+    m = n_l
+    t = 0
+    live = 0
+    while m > 0 and t < max_steps:
+        _observe_lanes(vals, x, xd, c, s, thd, m)
+        forward_lanes_weighted(vals, acc, base, n, n_in, ptr, idx, act, ew, e0, w, m)
+        _physics_lanes(vals[n - 1], x, xd, th, thd, s, c, total, m)
+        t += 1
+        live += m
+        i = 0
+        while i < m:
+            if x[i] < -X_LIMIT or x[i] > X_LIMIT:
+                returns[lane[i]] = total[i]
+                m -= 1
+                _move_lane(m, i, x, xd, th, thd, s, c, total)
+                w[i] = w[m]
+                lane[i] = lane[m]
+                for k in range(n_e):
+                    ew[k, i] = ew[k, m]
+            else:
+                i += 1
+    for i in range(m):
+        returns[lane[i]] = total[i]
+    return live
+
+
+def rollouts_weighted(
+    packed: PackedNets, edge_w: np.ndarray, starts: np.ndarray, max_steps: int = T_LIMIT, net: int = 0,
+    scale: np.ndarray | float = 1.0,
+) -> tuple[np.ndarray, int]:
+    """Episodes of network ``net`` of ``packed`` with individual connection weights.
+
+    ``edge_w`` is (E,) — one weight per connection, shared by every episode — or (L, E),
+    one row per episode; E = the network's connections in ``PackedNets.idx`` order (for a
+    one-network pack: ``Network.edges()`` order). ``starts`` is (L, 4). A node's
+    pre-activation is ``scale * sum_k edge_w[k] * source_k``. Returns the L episode returns
+    and the live steps taken. Releases the GIL.
+    """
+    if not 0 <= net < packed.count:
+        raise ValueError(f"network {net} is not in the pack")
+    base = int(packed.node_off[net])
+    n_e = int(packed.ptr[int(packed.node_off[net + 1])] - packed.ptr[base])
+    # fresh writable C arrays: one compiled signature whatever the caller passes (views, read-only)
+    starts = np.array(np.atleast_2d(starts), dtype=np.float64, order="C")
+    if starts.ndim != 2 or starts.shape[1] != 4:
+        raise ValueError(f"starts must be (L, 4), got {starts.shape}")
+    n_l = len(starts)
+    edge_w = np.asarray(edge_w, dtype=np.float64)
+    if edge_w.ndim == 1 and edge_w.shape == (n_e,):
+        edge_w = np.broadcast_to(edge_w, (n_l, n_e))
+    if edge_w.shape != (n_l, n_e):
+        raise ValueError(f"edge_w must be ({n_e},) or ({n_l}, {n_e}), got {edge_w.shape}")
+    edge_w = np.array(edge_w, order="C")
+    scale = np.array(np.broadcast_to(np.asarray(scale, dtype=np.float64), (n_l,)), order="C")
+    returns = np.zeros(n_l)
+    live = _rollouts_weighted(packed.node_off, packed.ptr, packed.idx, packed.act, packed.n_in, net,
+                              edge_w, scale, starts, int(max_steps), returns)
+    return returns, int(live)

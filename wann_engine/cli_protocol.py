@@ -1,0 +1,89 @@
+"""``wann-engine protocol``: the paper's four weight conditions and the performance profile of a network file.
+
+Registered on the app of ``wann_engine.cli`` (imported at the end of that module).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import tasks
+from .cli import EXIT_OK, UserError, app
+
+
+@app.command()
+def protocol(
+    file: Annotated[Path, typer.Argument(help="Network file: project JSON, original .out, or a tuned-weights file")],
+    task: Annotated[str, typer.Option(help="Task the network was made for")] = "swingup",
+    trials: Annotated[int, typer.Option(help="Trials per condition and per weight of the sweep")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the trials, random weights and fine-tuning")] = 0,
+    sweep: Annotated[int, typer.Option(help="Shared weights in the sweep over [-2, 2]")] = 81,
+    finetune_gens: Annotated[int, typer.Option(help="CMA-ES generations for tuned individual weights, 0 = skip")] = 300,
+    finetune_episodes: Annotated[int, typer.Option(
+        help="Training episodes per candidate (batches for classification), 0 = task default (8; 4)")] = 0,
+    finetune_pop: Annotated[int, typer.Option(help="CMA-ES population size")] = 32,
+    sigma: Annotated[float, typer.Option(help="CMA-ES initial step size (offsets from the shared weight)")] = 0.5,
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for <name>.tuned.json and <name>.protocol.json (default: tuned weights beside FILE)")] = None,
+    threads: Annotated[int, typer.Option(help="Threads for tasks scored through Task.score, 0 = all cores")] = 0,
+    profile_rows: Annotated[bool, typer.Option("--profile/--no-profile", help="Print the profile table")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> int:
+    """The paper's evaluation: random individual, random shared, tuned shared and tuned individual weights,
+    mean ± std over seeded trials, and the performance profile (mean ± std per shared weight)."""
+    if trials < 1:
+        raise UserError("--trials must be at least 1")
+    if sweep < 2:
+        raise UserError("--sweep must be at least 2")
+    if finetune_gens < 0:
+        raise UserError("--finetune-gens must be 0 or more")
+    if finetune_episodes < 0:
+        raise UserError("--finetune-episodes must be 0 or more")
+    if finetune_pop < 2:
+        raise UserError("--finetune-pop must be at least 2")
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise UserError("--sigma must be a positive number")
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: not a folder")
+    if not file.is_file():
+        raise UserError(f"{file}: no such file")
+    from . import protocol as P
+    from .events import encode
+
+    t = tasks.get(task)
+    say = (lambda m: print(f"protocol: {m}", file=sys.stderr, flush=True)) if sys.stderr.isatty() else None
+    res, genome = P.evaluate_file(file, t, trials=trials, seed=seed, sweep=sweep, finetune_gens=finetune_gens,
+                                  finetune_episodes=finetune_episodes or None, finetune_pop=finetune_pop, sigma0=sigma,
+                                  threads=threads, progress=say)
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"--out {out}: {e.strerror}") from None
+    if res.finetune is not None:
+        c = res.conditions["tuned_individual"]
+        path = P.tuned_path(file, out)
+        try:
+            P.save_tuned(path, genome, t, res.finetune.weights, res.finetune.shared_weight,
+                         scores={"metric": res.metric, "trials": res.trials, "seed": res.seed, "mean": c.mean,
+                                 "std": c.std},
+                         source=str(file), finetune={k: v for k, v in res.finetune.to_dict().items()
+                                                     if k not in ("history", "weights")})
+        except OSError as e:
+            raise UserError(f"{path}: cannot write the tuned weights ({e.strerror})") from None
+        res.tuned_file = str(path)
+    if out is not None:
+        from .atomic import write_bytes
+
+        stem = P.tuned_path(file, out).name[: -len(".tuned.json")]
+        write_bytes(out / f"{stem}.protocol.json", encode(res.to_dict(), indent=True))
+    if as_json:
+        sys.stdout.write(encode(res.to_dict()).decode() + "\n")
+    else:
+        print(P.format_table(res, profile_rows))
+    return EXIT_OK

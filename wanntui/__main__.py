@@ -1,0 +1,5 @@
+"""``python -m wanntui``: the same as ``wann-tui``."""
+
+from .cli import main
+
+main()

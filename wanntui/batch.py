@@ -1,0 +1,303 @@
+"""``wann-tui --batch``: start or resume a run headless and follow it (never imports Textual).
+
+The engine runs as a child process (``python -m wann_engine run|resume ... --quiet``) in
+its own session; this process tails the run's ``events.jsonl`` like the console does.
+
+Output contract:
+
+* stdout carries data only: with ``--events`` every new event line as the engine wrote
+  it (JSON, one per line), otherwise a short ``key: value`` summary at the end;
+* stderr carries people's things: a progress bar when stderr is a terminal (plain
+  progress lines otherwise), notes and errors as ``wann-tui: ...`` lines;
+* exit codes: 0 the run finished or was stopped, 1 the run failed (engine error or
+  crash), 2 bad input (options, run directory), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP
+  or a closed stdout pipe: the run was asked to stop, wrote its checkpoint and can be
+  resumed; a second Ctrl-C kills the engine).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from wann_engine import control, rundir
+
+from . import fmt
+from .model import RunModel, num
+from .tail import FileTail
+
+
+class Exit(IntEnum):
+    """Exit codes of ``wann-tui --batch`` (part of its interface)."""
+
+    OK = 0  # the run finished, or was stopped and can be resumed
+    FAILED = 1  # the engine reported an error or died
+    USAGE = 2  # bad options or run directory
+    INTERRUPTED = 130  # Ctrl-C / SIGTERM: the run was stopped with a checkpoint
+
+
+class BatchError(Exception):
+    """Bad input for the batch mode: reported as one line, exit code 2."""
+
+
+@dataclass
+class BatchOptions:
+    task: str = "swingup"
+    pop: int | None = None
+    gens: int | None = None
+    seed: int = 0
+    name: str | None = None
+    runs_dir: Path = Path("runs")
+    workers: int = 1
+    overrides: list[str] = field(default_factory=list)
+    resume: Path | None = None
+    events: bool = False
+    progress: bool = True
+    poll: float = 0.1
+
+
+def engine_args(opts: BatchOptions) -> tuple[Path, list[str]]:
+    """The run directory and the engine command line for ``opts`` (checked, nothing started)."""
+    if opts.resume is not None:
+        run = Path(opts.resume)
+        if not run.is_dir():
+            raise BatchError(f"--resume {run}: no such run directory")
+        try:
+            rundir.read_config(run)
+        except rundir.RunDirError as e:
+            raise BatchError(str(e)) from None
+        if rundir.engine_alive(run):
+            raise BatchError(f"{run} is already running (an engine holds its lock)")
+        return run, ["resume", str(run), "--quiet"]
+    if opts.pop is not None and opts.pop < 2:
+        raise BatchError(f"--pop {opts.pop}: must be at least 2")
+    if opts.gens is not None and opts.gens < 1:
+        raise BatchError(f"--gens {opts.gens}: must be at least 1")
+    if opts.workers < 1:
+        raise BatchError(f"--workers {opts.workers}: must be at least 1")
+    if opts.seed < 0:
+        raise BatchError(f"--seed {opts.seed}: must be >= 0")
+    name = opts.name or f"{opts.task.replace(':', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        rundir.check_name(name)
+    except rundir.RunDirError as e:
+        raise BatchError(str(e)) from None
+    if opts.runs_dir.exists() and not opts.runs_dir.is_dir():
+        raise BatchError(f"--runs-dir {opts.runs_dir}: not a directory")
+    run = opts.runs_dir / name
+    if run.exists():
+        raise BatchError(f"{run} already exists (continue it with --resume {run})")
+    args = ["run", "--task", opts.task, "--name", name, "--runs-dir", str(opts.runs_dir), "--seed", str(opts.seed),
+            "--workers", str(opts.workers), "--quiet"]
+    if opts.pop is not None:
+        args += ["--pop", str(opts.pop)]
+    if opts.gens is not None:
+        args += ["--gens", str(opts.gens)]
+    for o in opts.overrides:
+        args += ["--set", o]
+    return run, args
+
+
+class _Interrupts:
+    """First Ctrl-C/SIGTERM/SIGHUP asks for a graceful stop, a second one kills the engine."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _Interrupts:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            self._old[sig] = signal.signal(sig, self._hit)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    def _hit(self, *_: Any) -> None:
+        self.count += 1
+
+
+class _Progress:
+    """Progress on stderr: a Rich bar on a terminal, a plain line every 10 % otherwise."""
+
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self.console = console
+        self.live = enabled and console.is_terminal
+        self.plain = enabled and not console.is_terminal
+        self._last_decile = -1
+        self.bar: Progress | None = None
+        self.task: Any = None
+        if self.live:
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("best {task.fields[best]}"), TextColumn("{task.fields[rate]} evals/s"),
+                TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True,
+                redirect_stdout=False, redirect_stderr=False, refresh_per_second=8,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("starting", total=None, best="-", rate="-")
+
+    def update(self, snap: Any) -> None:
+        total = snap.meta.total or None
+        best = fmt.number(num(snap.last.get("best_mean"))) if snap.last else "-"
+        rate = fmt.rate(fmt.recent_mean(snap, "evals_per_s"))
+        if self.bar is not None:
+            self.bar.update(self.task, total=total, completed=snap.gen_done, best=best, rate=rate,
+                            description=snap.meta.name or "run")
+        elif self.plain and total and snap.gen_done:
+            decile = int(10 * snap.gen_done / total)
+            if decile != self._last_decile:
+                self._last_decile = decile
+                self.note(f"generation {snap.gen_done}/{total}  best {best}  {rate} evals/s")
+
+    def note(self, text: str) -> None:
+        self.console.print(f"wann-tui: {text}", markup=False, highlight=False, soft_wrap=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def summary_lines(run: Path, snap: Any, outcome: str) -> list[str]:
+    """The final ``key: value`` summary (stdout when ``--events`` is not given)."""
+    last = snap.last or {}
+    lines = [
+        f"run: {run}",
+        f"state: {outcome}",
+        f"generations: {snap.gen_done}/{snap.meta.total or '?'}",
+        f"best: {fmt.number(num(last.get('best_mean')) if last else None)}"
+        + (f" (generation {last.get('best_gen')})" if last.get("best_gen") is not None else ""),
+        f"peak: {fmt.number(num(last.get('best_peak')) if last else None)}",
+        f"elapsed: {fmt.duration(num(last.get('elapsed')) if last else None)}",
+        f"evaluations_per_s: {fmt.rate(fmt.recent_mean(snap, 'evals_per_s'))}",
+        f"champion: {run / rundir.CHAMPION_JSON if (run / rundir.CHAMPION_JSON).exists() else '-'}",
+    ]
+    if snap.error:
+        lines.append(f"error: {snap.error}")
+    if snap.n_malformed:
+        lines.append(f"skipped_lines: {snap.n_malformed}")
+    return lines
+
+
+def run_batch(opts: BatchOptions, stdout: IO[bytes] | None = None, console: Console | None = None) -> int:
+    """Start or resume the run, follow it to its end, and return the exit code."""
+    out = stdout if stdout is not None else sys.stdout.buffer
+    console = console or Console(stderr=True, highlight=False)
+    run, args = engine_args(opts)
+    tail = FileTail(run / rundir.EVENTS, start_at_end=opts.resume is not None)
+    model = RunModel(run)
+    if opts.resume is not None:  # the summary and progress know the history; --events prints only new lines
+        model.feed(FileTail(run / rundir.EVENTS).poll()[0])
+    prog = _Progress(console, opts.progress)
+    log = tempfile.TemporaryFile()
+    try:
+        proc = subprocess.Popen(control.engine_command() + args, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    except OSError as e:
+        prog.close()
+        raise BatchError(f"cannot start the engine: {e}") from None
+    interrupted = seen = 0
+    with _Interrupts() as intr:
+        try:
+            while True:
+                done = proc.poll() is not None
+                lines, _ = tail.poll()
+                while lines:
+                    model.feed(lines, tail.line_no - len(lines) + 1)
+                    if opts.events:
+                        out.write(b"".join(line + b"\n" for line in lines if line.strip()))
+                        out.flush()
+                    lines = tail.poll()[0] if tail.pending() else []
+                news, seen = _new_warnings(model, seen)
+                for w in news:
+                    prog.note("warning: " + w)
+                prog.update(model.snapshot())
+                if done:
+                    break
+                if intr.count > interrupted:
+                    interrupted = intr.count
+                    _interrupt(run, proc, interrupted, prog)
+                time.sleep(opts.poll)
+        except BrokenPipeError:  # `... --events | head`: treated like Ctrl-C
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            _interrupt(run, proc, 1, prog)
+            proc.wait()
+            return Exit.INTERRUPTED
+        finally:
+            prog.close()
+    rc = proc.returncode
+    log.seek(0)
+    for line in log.read().decode(errors="replace").splitlines():
+        if line.strip():
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    snap = model.snapshot()
+    outcome = _outcome(snap, rc)
+    if rc == Exit.USAGE and snap.n_events == 0:
+        return Exit.USAGE  # the engine refused the options; it said why on stderr
+    if not opts.events:
+        try:
+            out.write(("\n".join(summary_lines(run, snap, outcome)) + "\n").encode())
+            out.flush()
+        except BrokenPipeError:
+            pass
+    if interrupted:
+        return Exit.INTERRUPTED
+    return Exit.OK if outcome in ("finished", "stopped") else Exit.FAILED
+
+
+def _new_warnings(model: RunModel, seen: int) -> tuple[list[str], int]:
+    """Warnings about skipped lines that were not reported yet, and the new count."""
+    n = model.n_malformed
+    if n == seen:
+        return [], seen
+    return list(model.warnings)[-min(n - seen, len(model.warnings)):], n
+
+
+def _interrupt(run: Path, proc: subprocess.Popen, count: int, prog: _Progress) -> None:
+    if count == 1:
+        prog.note("stopping the run after its current generation (checkpoint kept); Ctrl-C again to kill it")
+        if (run / rundir.CONFIG).is_file():
+            control.stop(run)
+        else:
+            proc.send_signal(signal.SIGTERM)
+    else:
+        prog.note("killing the engine")
+        if not control.kill(run):
+            proc.kill()
+
+
+def _outcome(snap: Any, rc: int | None) -> str:
+    if snap.state_event in ("finished", "stopped"):
+        return snap.state_event
+    if snap.state_event == "error":
+        return "failed"
+    if rc == 0:
+        return "finished"
+    return "crashed" if snap.n_events else "failed"
+
+
+def exit_codes_help() -> str:
+    return ("Exit codes: 0 finished or stopped, 1 run failed, 2 bad input, "
+            "130 interrupted (run stopped with checkpoint).")
+
+
+def main_batch(opts: BatchOptions) -> int:
+    """Run the batch mode, mapping bad input to one line on stderr and exit code 2."""
+    try:
+        return int(run_batch(opts))
+    except BatchError as e:
+        print(f"wann-tui: error: {e}", file=sys.stderr)
+        return int(Exit.USAGE)

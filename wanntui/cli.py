@@ -1,0 +1,96 @@
+"""``wann-tui``: the terminal console, or with ``--batch`` a headless run (no Textual imported).
+
+Every user error ends as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .batch import BatchError, BatchOptions, Exit, exit_codes_help, main_batch
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+
+
+class UsageError(Exception):
+    """Bad command line: one line, exit code 2."""
+
+
+_BATCH_ONLY = ("task", "pop", "gens", "seed", "name", "workers", "set_", "resume", "events", "no_progress")
+
+
+@app.command(help="Terminal console for WANN runs: browse RUNS_DIR, start, watch, pause, stop and resume runs. "
+                  "With --batch: start (or --resume) one run headless and follow it on stdout/stderr. "
+                  + exit_codes_help())
+def main_command(
+    runs_dir: Annotated[Path, typer.Option(help="Folder holding run directories")] = Path("runs"),
+    ascii_: Annotated[bool, typer.Option("--ascii", help="ASCII lines and markers only (automatic when the "
+                                                          "locale is not UTF-8)")] = False,
+    batch: Annotated[bool, typer.Option("--batch", help="Headless: run the engine and follow it, no console")] = False,
+    task: Annotated[str | None, typer.Option(help="[batch] Task or preset (default swingup)")] = None,
+    pop: Annotated[int | None, typer.Option(help="[batch] Population size")] = None,
+    gens: Annotated[int | None, typer.Option(help="[batch] Generations")] = None,
+    seed: Annotated[int | None, typer.Option(help="[batch] Run seed (default 0)")] = None,
+    name: Annotated[str | None, typer.Option(help="[batch] Run name (default task-date-time)")] = None,
+    workers: Annotated[int | None, typer.Option(help="[batch] Evaluation processes (default 1)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="[batch] Hyperparameter override key=value")] = None,
+    resume: Annotated[Path | None, typer.Option(help="[batch] Continue this stopped or crashed run")] = None,
+    events: Annotated[bool, typer.Option("--events", help="[batch] Print every new event line (JSON) on stdout")]
+    = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="[batch] No progress on stderr")] = False,
+) -> int:
+    given = {k for k, v in locals().items() if k in _BATCH_ONLY and v not in (None, False, [])}
+    if batch:
+        if resume is not None and given - {"resume", "events", "no_progress"}:
+            raise UsageError("--resume continues a run with its own settings: drop "
+                             + ", ".join("--" + k.rstrip("_").replace("_", "-") for k in sorted(given - {
+                                 "resume", "events", "no_progress"})))
+        opts = BatchOptions(task=task or "swingup", pop=pop, gens=gens, seed=0 if seed is None else seed, name=name,
+                            runs_dir=runs_dir, workers=1 if workers is None else workers, overrides=set_ or [],
+                            resume=resume, events=events, progress=not no_progress)
+        return main_batch(opts)
+    if given:
+        first = sorted(given)[0]
+        raise UsageError(f"--{first.rstrip('_').replace('_', '-')} is only used with --batch")
+    if not runs_dir.exists():
+        raise UsageError(f"--runs-dir {runs_dir}: no such directory (create it, or point --runs-dir at one)")
+    if not runs_dir.is_dir():
+        raise UsageError(f"--runs-dir {runs_dir}: not a directory")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the console needs a terminal (use --batch for headless runs)")
+    from .fmt import locale_is_utf8
+
+    use_ascii = ascii_ or not locale_is_utf8()
+    from .app import WannTui  # Textual is imported only here
+
+    tui = WannTui(runs_dir=runs_dir, ascii=use_ascii)
+    tui.run()
+    return tui.return_code or 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``wann-tui``: map errors to one line and an exit code."""
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="wann-tui")
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        sys.exit(Exit.INTERRUPTED)
+    except typer.TyperException as e:
+        print(f"wann-tui: error: {e.format_message()}", file=sys.stderr)
+        sys.exit(Exit.USAGE)
+    except (UsageError, BatchError) as e:
+        print(f"wann-tui: error: {e}", file=sys.stderr)
+        sys.exit(Exit.USAGE)
+    except KeyboardInterrupt:
+        sys.exit(Exit.INTERRUPTED)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,111 @@
+"""Number, time and status-line formatting shared by the console and the batch mode (no Textual)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+
+import numpy as np
+
+from .model import C, Snapshot
+
+
+def number(x: float | None, digits: int = 2) -> str:
+    """A fitness-like number: fixed digits, '-' for missing, 'nan'/'inf' spelled out."""
+    if x is None:
+        return "-"
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.{digits}f}"
+
+
+def rate(x: float | None) -> str:
+    """A rate with an SI suffix: 950, 1.2k, 9.73M."""
+    if x is None or not math.isfinite(x):
+        return "-"
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return f"{x / div:.3g}{suffix}"
+    return f"{x:.3g}" if abs(x) < 100 else f"{x:.0f}"
+
+
+def duration(s: float | None) -> str:
+    """Seconds as 42s, 3m05s, 2h07m, 3d04h."""
+    if s is None or not math.isfinite(s) or s < 0:
+        return "-"
+    s = int(round(s))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def age(t: float | None, now: float) -> str:
+    """How long ago ``t`` was, coarsely: 42s, 13m, 2h07m, 3d04h."""
+    if t is None or not math.isfinite(t) or t <= 0:
+        return "-"
+    d = max(0.0, now - t)
+    return (f"{int(d) // 60}m" if 60 <= d < 3600 else duration(d)) + " ago"
+
+
+def recent_mean(snap: Snapshot, col: str, k: int = 10) -> float | None:
+    rows = snap.recent[-k:, C[col]] if len(snap.recent) else np.zeros(0)
+    rows = rows[np.isfinite(rows)]
+    return float(rows.mean()) if rows.size else None
+
+
+def seconds_per_generation(snap: Snapshot, k: int = 20) -> float | None:
+    """Wall time per generation over the recent full-resolution rows (pauses excluded)."""
+    rows = snap.recent[-k:]
+    if len(rows) >= 2:
+        dt = np.diff(rows[:, C["t"]])
+        dt = dt[np.isfinite(dt) & (dt >= 0)]
+        if dt.size:
+            return float(np.median(dt))
+    g = recent_mean(snap, "gen_time", k)
+    return g
+
+
+def eta(snap: Snapshot, state: str) -> str:
+    if state in ("finished",):
+        return "done"
+    if state not in ("running", "starting"):
+        return state
+    total = snap.meta.total
+    per = seconds_per_generation(snap)
+    if not total or per is None:
+        return "-"
+    return duration(max(0, total - snap.gen_done) * per)
+
+
+def status_fields(snap: Snapshot, state: str, now: float) -> list[tuple[str, str]]:
+    """The status bar of a run, as (label, value) pairs."""
+    m = snap.meta
+    total = m.total or "?"
+    elapsed = snap.last.get("elapsed") if snap.last else None
+    workers = f"{m.workers}" + (f"x{m.threads}t" if m.threads else "")
+    return [
+        ("state", state),
+        ("gen", f"{snap.gen_done}/{total}"),
+        ("evals/s", rate(recent_mean(snap, "evals_per_s"))),
+        ("steps/s", rate(recent_mean(snap, "env_steps_per_s"))),
+        ("elapsed", duration(elapsed if isinstance(elapsed, (int, float)) else None)),
+        ("ETA", eta(snap, state)),
+        ("workers", workers),
+        ("ckpt", age(snap.checkpoint_t, now)),
+    ]
+
+
+def locale_is_utf8(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the user's locale is UTF-8, looking past Python's own C-locale coercion (PEP 538)."""
+    env = os.environ if env is None else env
+    lc_all, lc_ctype, lang = env.get("LC_ALL", ""), env.get("LC_CTYPE", ""), env.get("LANG", "")
+    coerced = not lc_all and lc_ctype in ("C.UTF-8", "C.utf8", "UTF-8") and lang in ("", "C", "POSIX")
+    value = lc_all or (lang if coerced else (lc_ctype or lang))
+    return "utf-8" in value.lower() or "utf8" in value.lower()

@@ -1,0 +1,121 @@
+"""Run states for the browser: ``control.summary`` per run, recomputed only when a run changed (no Textual).
+
+``control.summary`` reads the end of the events file; calling it every second for every
+run would cost CPU on an idle console, so summaries are cached and refreshed when the
+events file's size or mtime, or whether an engine holds the run's lock, changes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from wann_engine import control, rundir
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One line of the run browser."""
+
+    path: Path
+    name: str
+    task: str
+    state: str
+    gen: int
+    total: int
+    best: float | None
+    evals_per_s: float | None
+    updated: float
+    created: float = 0.0
+    note: str = ""
+
+
+def _key(run: Path) -> tuple:
+    try:
+        st = os.stat(run / rundir.EVENTS)
+        ev = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        ev = (-1, 0)
+    return ev, rundir.engine_alive(run), (run / rundir.CONFIG).is_file()
+
+
+class RunStates:
+    """Cached summaries of the runs in ``runs_dir`` plus runs being launched."""
+
+    def __init__(self, runs_dir: Path) -> None:
+        self.runs_dir = Path(runs_dir)
+        self._cache: dict[Path, tuple[tuple, RunRow]] = {}
+        self.launching: dict[Path, float] = {}  # run dir -> time launched (not yet created by the engine)
+        self.recomputed = 0
+
+    def row(self, run: Path) -> RunRow | None:
+        """The current row of one run (None if it is not a run directory)."""
+        run = Path(run)
+        key = _key(run)
+        hit = self._cache.get(run)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        if not key[2]:
+            return None
+        try:
+            s = control.summary(run)
+        except (rundir.RunDirError, OSError, ValueError):
+            return None
+        try:
+            created = (run / rundir.CONFIG).stat().st_mtime
+        except OSError:
+            created = 0.0
+        row = RunRow(s.path, s.name, s.task, s.state, max(0, s.gen), s.total, s.best, s.evals_per_s, s.updated,
+                     created)
+        self._cache[run] = (key, row)
+        self.recomputed += 1
+        return row
+
+    def scan(self) -> dict[Path, RunRow]:
+        """All runs, the most recently started first (a stable order).
+
+        Launched runs the engine has not created yet show as starting (or failed, with the
+        first error line of their launch log)."""
+        rows: dict[Path, RunRow] = {}
+        try:
+            entries = [d for d in self.runs_dir.iterdir() if d.is_dir()]
+        except OSError:
+            entries = []
+        for d in entries:
+            r = self.row(d)
+            if r is not None:
+                rows[d] = r
+                self.launching.pop(d, None)
+        for run, t in list(self.launching.items()):
+            if run in rows:
+                continue
+            err = launch_error(self.runs_dir, run.name)
+            state = "failed" if err else "starting"
+            if not err and time.time() - t > 120:
+                self.launching.pop(run, None)
+                continue
+            rows[run] = RunRow(run, run.name, "", state, 0, 0, None, None, t, t, note=err or "")
+        for gone in set(self._cache) - set(rows):
+            self._cache.pop(gone, None)
+        return dict(sorted(rows.items(), key=lambda kv: (kv[1].created, kv[1].name), reverse=True))
+
+    def forget(self, run: Path) -> None:
+        self._cache.pop(Path(run), None)
+        self.launching.pop(Path(run), None)
+
+    def with_state(self, row: RunRow, state: str) -> RunRow:
+        return replace(row, state=state)
+
+
+def launch_error(runs_dir: Path, name: str) -> str | None:
+    """The engine's error line from a launch that failed before creating the run, if any."""
+    try:
+        text = control.launch_log(runs_dir, name).read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if "error:" in line:
+            return line.strip()
+    return None

@@ -1,0 +1,1 @@
+"""The console's screens: run browser, live run view, new-run form, confirmation, help."""

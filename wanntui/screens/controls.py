@@ -1,0 +1,60 @@
+"""Run-control keys shared by the browser and the run view; which apply depends on the run's state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.binding import Binding
+
+#: action -> states of the selected run in which it applies
+APPLIES: dict[str, tuple[str, ...]] = {
+    "pause": ("running",),
+    "continue": ("paused",),
+    "stop": ("running", "paused", "starting"),
+    "kill": ("running", "paused", "starting"),
+    "resume": ("stopped", "crashed"),
+    "delete": ("stopped", "finished", "crashed"),
+}
+
+CONTROL_BINDINGS = [
+    Binding("p", "pause", "Pause", id="run.pause", tooltip="Pause the run at its next generation boundary"),
+    Binding("c", "continue", "Continue", id="run.continue", tooltip="Continue a paused run"),
+    Binding("s", "stop", "Stop", id="run.stop", tooltip="Stop gracefully: checkpoint, then exit (resumable)"),
+    Binding("K", "kill", "Kill", id="run.kill", tooltip="SIGKILL the engine (asks first)"),
+    Binding("r", "resume", "Resume", id="run.resume", tooltip="Continue a stopped or crashed run from its checkpoint"),
+]
+
+
+class RunControls:
+    """Mixin for a Screen: ``selected_run()`` names the run the keys act on."""
+
+    def selected_run(self) -> Path | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def selected_state(self) -> str | None:
+        run = self.selected_run()
+        return self.app.state_of(run) if run is not None else None  # type: ignore[attr-defined]
+
+    def control_allowed(self, action: str) -> bool | None:
+        """True/False for a run-control action, None if ``action`` is not one."""
+        if action not in APPLIES:
+            return None
+        return self.selected_state() in APPLIES[action]
+
+    def action_pause(self) -> None:
+        self.app.control_run(self.selected_run(), "pause")  # type: ignore[attr-defined]
+
+    def action_continue(self) -> None:
+        self.app.control_run(self.selected_run(), "continue")  # type: ignore[attr-defined]
+
+    def action_stop(self) -> None:
+        self.app.control_run(self.selected_run(), "stop")  # type: ignore[attr-defined]
+
+    def action_kill(self) -> None:
+        self.app.confirm_kill(self.selected_run())  # type: ignore[attr-defined]
+
+    def action_resume(self) -> None:
+        self.app.control_run(self.selected_run(), "resume")  # type: ignore[attr-defined]
+
+    def action_delete(self) -> None:
+        self.app.confirm_delete(self.selected_run())  # type: ignore[attr-defined]

@@ -1,0 +1,54 @@
+"""The ``?`` overlay: every key, grouped by where it works."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# wann-tui keys
+
+**Everywhere**: `?` this help · `ctrl+p` command palette · `q` quit (runs keep going) · `tab` next pane
+
+## Run browser
+| key | action |
+| --- | --- |
+| `enter` / `o` | open the selected run's live view |
+| `n` | new run (form: preset, population, generations, workers, seed, name) |
+| `p` / `c` | pause / continue (running / paused runs) |
+| `s` | stop gracefully: checkpoint, then exit; resumable |
+| `K` | kill the engine (asks; the last checkpoint stays) |
+| `r` | resume a stopped or crashed run |
+| `d` | delete the run folder (asks, default no; not while running) |
+
+## Live view of a run
+| key | action |
+| --- | --- |
+| `1` `2` `3` `4` | focus fitness / Pareto / network / per-weight pane |
+| `z` | maximize the focused pane (`escape` restores) |
+| `a` | Pareto axes: mean vs connections / mean vs peak |
+| `g` | network: layered drawing / list of each node's sources |
+| arrows, `pgup`/`pgdn` | scroll the focused pane (network, table) |
+| `[` / `]` | previous / next open run |
+| `escape` / `b` | back to the run browser (the view stays open) |
+| `w` | close this run's view |
+| `p` `c` `s` `K` `r` | as in the browser, for this run |
+
+The footer shows only the keys that apply to the selected run's state.
+Runs are separate processes: quitting the console or losing the SSH link leaves them running;
+open the console again to re-attach (the whole history is read back from `events.jsonl`).
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box", classes="dialog"):
+            yield Markdown(HELP)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,193 @@
+"""The live view of one run: fitness curves, Pareto front, champion network, per-weight table, status bar."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from ..model import RunModel, Snapshot
+from ..widgets.curves import FitnessCurves
+from ..widgets.netgraph import NetGraph
+from ..widgets.pareto import ParetoPlot
+from ..widgets.status import StatusBar
+from ..widgets.weights import WeightTable
+from .controls import CONTROL_BINDINGS, RunControls
+
+PANES = ("curves", "pareto", "net", "weights")
+#: the plots, the network and the table (generation-level, costly to draw) are redrawn at most this
+#: often (s); the status bar follows every render
+PLOT_EVERY = 0.5
+
+
+class RunScreen(RunControls, Screen):
+    BINDINGS = [
+        Binding("escape,b", "back", "Runs", id="view.back"),
+        Binding("1", "focus_pane('curves')", "Fitness", show=False, id="view.focus1"),
+        Binding("2", "focus_pane('pareto')", "Pareto", show=False, id="view.focus2"),
+        Binding("3", "focus_pane('net')", "Network", show=False, id="view.focus3"),
+        Binding("4", "focus_pane('weights')", "Weights", show=False, id="view.focus4"),
+        Binding("z", "zoom", "Zoom", id="view.zoom", tooltip="Maximize the focused pane / restore"),
+        Binding("a", "pareto_axes", "Axes", id="view.axes", tooltip="Pareto: mean vs connections / vs peak"),
+        Binding("g", "net_mode", "Graph/list", id="view.netmode", tooltip="Network: drawing / list of sources"),
+        Binding("left_square_bracket", "cycle(-1)", "Prev run", show=False, id="view.prev"),
+        Binding("right_square_bracket", "cycle(1)", "Next run", show=False, id="view.next"),
+        Binding("w", "close_view", "Close", show=False, id="view.close"),
+        *CONTROL_BINDINGS,
+    ]
+
+    def __init__(self, run: Path, model: RunModel, ascii: bool = False) -> None:
+        super().__init__()
+        self.run = Path(run)
+        self.model = model
+        self.ascii = ascii
+        self._drawn = -1
+        self._status_at = 0.0
+        self._state = ""
+        self._bound_state = ""
+        self.renders = 0
+        self._ready = False
+        self._last_render = 0.0
+        self._render_timer = None
+        self._plots_at = 0.0
+        self._plot_timer = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(ascii=self.ascii, id="status")
+        with Grid(id="panes"):
+            yield FitnessCurves(ascii=self.ascii, id="curves", classes="pane")
+            yield ParetoPlot(ascii=self.ascii, id="pareto", classes="pane")
+            yield NetGraph(ascii=self.ascii, id="net", classes="pane")
+            yield WeightTable(ascii=self.ascii, id="weights", classes="pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.run.name
+        self._ready = True
+        self.refresh_view(force=True)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_view(force=True)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.refresh_view, True)
+
+    # --- rendering: rate-limited, from model snapshots --------------------------------------------
+    def schedule_render(self, min_interval: float) -> None:
+        """Render soon: now if the last render is ``min_interval`` old, else when it will be."""
+        if self._render_timer is not None:
+            return
+        delay = self._last_render + min_interval - time.monotonic()
+        if delay > 0.001:
+            self._render_timer = self.set_timer(delay, self._timed_render)
+        else:
+            self._render_timer = True
+            self.call_later(self._timed_render)
+
+    def _timed_render(self) -> None:
+        self._render_timer = None
+        self.refresh_view()
+
+    def _draw_plots(self, snap: Snapshot) -> None:
+        self.query_one(FitnessCurves).show(snap)
+        self.query_one(ParetoPlot).show(snap)
+        self.query_one(NetGraph).show(snap)
+        self.query_one(WeightTable).show(snap)
+        self._plots_at = time.monotonic()
+
+    def _late_plots(self) -> None:
+        """The panes skipped by a render (drawn at most every PLOT_EVERY) catch up with the model."""
+        self._plot_timer = None
+        if self._ready:
+            self._draw_plots(self.model.snapshot())
+
+    def refresh_view(self, force: bool = False) -> None:
+        """Redraw the panes if the model changed (or ``force``); refresh the status bar's clock."""
+        if not self._ready:
+            return
+        now = time.time()
+        state = self.app.state_of(self.run) or "starting"  # type: ignore[attr-defined]
+        changed = self.model.version != self._drawn
+        if changed or force:
+            snap = self.model.snapshot()
+            self._drawn = snap.version
+            mono = time.monotonic()
+            plots_due = force or mono - self._plots_at >= PLOT_EVERY
+            with self.app.batch_update():
+                if plots_due:
+                    self._draw_plots(snap)
+                self.query_one(StatusBar).show(snap, state, now)
+            if not plots_due and self._plot_timer is None:
+                self._plot_timer = self.set_timer(max(0.01, self._plots_at + PLOT_EVERY - mono), self._late_plots)
+            self.renders += 1
+            self._last_render = time.monotonic()
+            self._status_at = now
+            self._state = state
+        elif state != self._state or now - self._status_at >= 1.0:
+            self.query_one(StatusBar).show(self.model.snapshot(recent=32), state, now)
+            self._status_at = now
+        if state != self._bound_state:
+            self._bound_state = state
+            self.refresh_bindings()
+
+    # --- keys ----------------------------------------------------------------------------------
+    def selected_run(self) -> Path | None:
+        return self.run
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        allowed = self.control_allowed(action)
+        if allowed is not None:
+            return allowed
+        if action == "cycle":
+            return len(self.app.open_runs()) > 1  # type: ignore[attr-defined]
+        return True
+
+    def action_back(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        self.app.show_browser()  # type: ignore[attr-defined]
+
+    def action_focus_pane(self, pane: str) -> None:
+        self.query_one(f"#{pane}").focus()
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        elif self.focused is not None:
+            target = self.focused
+            while target is not None and target.id not in PANES:
+                target = target.parent  # type: ignore[assignment]
+            if target is not None:
+                self.maximize(target)  # type: ignore[arg-type]
+
+    def action_pareto_axes(self) -> None:
+        self.query_one(ParetoPlot).toggle()
+
+    def action_net_mode(self) -> None:
+        net = self.query_one(NetGraph)
+        net.toggle()
+        net.show(self.model.snapshot())
+
+    def action_cycle(self, step: int) -> None:
+        self.app.cycle_run(self.run, step)  # type: ignore[attr-defined]
+
+    def action_close_view(self) -> None:
+        self.app.close_run(self.run)  # type: ignore[attr-defined]
+
+    def commands(self) -> list[tuple[str, str, str]]:
+        name = self.run.name
+        out = [("view: pareto axes", "Switch the Pareto x axis (connections / peak)", "pareto_axes"),
+               ("view: network graph/list", "Switch the network pane between drawing and list", "net_mode"),
+               ("view: zoom pane", "Maximize the focused pane / restore", "zoom"),
+               ("view: back to runs", "Show the run browser", "back"),
+               ("view: close run", f"Close the view of {name}", "close_view")]
+        for action in ("pause", "continue", "stop", "kill", "resume"):
+            if self.check_action(action, ()):
+                out.append((f"run: {action} {name}", f"{action.capitalize()} this run", action))
+        return out
