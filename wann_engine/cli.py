@@ -278,3 +278,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 from . import cli_protocol  # noqa: E402,F401
+from .cli_export import export as _export_command  # noqa: E402,F401

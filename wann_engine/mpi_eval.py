@@ -3,10 +3,10 @@
 Only imported inside an MPI job (see :mod:`wann_engine.mpi_launch`). Rank 0 runs the
 search and uses :class:`MpiEvaluator`; every other rank runs :func:`worker_loop`.
 
-Protocol (point-to-point on ``COMM_WORLD``, numpy buffers except the rare setup and
-error messages):
+Protocol (point-to-point on ``COMM_WORLD``, numpy buffers, small JSON messages for setup and
+errors; nothing is pickled):
 
-* ``SETUP`` (0 -> worker, pickled config dict, once): the worker builds its task
+* ``SETUP`` (0 -> worker, the config as JSON bytes, once): the worker builds its task
   (``tasks.get(cfg.task, cfg)``) and answers ``HELLO`` (pid, host) or ``ERROR``.
 * ``CHUNK`` (0 -> worker, one int64 buffer): a few networks as their CSR arrays plus
   the evaluation context (weights as float64 bits, key, reps, max_steps). Chunk sizes
@@ -16,7 +16,7 @@ error messages):
   next one at once, and a slow episode elsewhere idles nobody.
 * ``RESULT`` (worker -> 0, one float64 buffer): chunk id, env steps and scoring time
   (as int64 bits), then the (networks, weights, reps) returns.
-* ``ERROR`` (worker -> 0, pickled str): scoring raised; rank 0 ends the run with it.
+* ``ERROR`` (worker -> 0, a UTF-8 message): scoring raised; rank 0 ends the run with it.
 * ``STOP`` (0 -> worker): leave the loop.
 
 A network's scores depend only on (network, weights, key, reps, max_steps), so the
@@ -41,6 +41,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+import orjson
 from mpi4py import MPI
 
 from . import tasks
@@ -171,11 +172,11 @@ class MpiEvaluator:
         """Send the config to every worker and collect their hellos (at the first score, so that a failure
         becomes the run's error event)."""
         for r in self.workers:
-            self.comm.send(self.cfg.to_dict(), dest=r, tag=TAG_SETUP)
+            send_json(self.comm, self.cfg.to_dict(), r, TAG_SETUP)
         while len(self.info) < len(self.workers):
             src, tag = self._wait()
             if tag == TAG_HELLO:
-                pid, host = self.comm.recv(source=src, tag=TAG_HELLO)
+                pid, host = recv_json(self.comm, src, TAG_HELLO)
                 self.info[src] = (int(pid), str(host))
             else:
                 self._unexpected(src, tag)
@@ -201,7 +202,7 @@ class MpiEvaluator:
 
     def _unexpected(self, src: int, tag: int) -> None:
         if tag == TAG_ERROR:
-            raise WorkerError(self.comm.recv(source=src, tag=TAG_ERROR))
+            raise WorkerError(str(recv_json(self.comm, src, TAG_ERROR)))
         _discard(self.comm, src, tag, self.status)  # a stray message: drop it
 
     def score(self, nets: list[Network], weights: np.ndarray, key: tuple[int, ...], reps: int,
@@ -265,6 +266,21 @@ class MpiEvaluator:
 _stopped = False
 
 
+def send_json(comm: MPI.Comm, obj: object, dest: int, tag: int) -> None:
+    """A small message as JSON bytes (mpi4py's lower-case send would pickle it)."""
+    data = np.frombuffer(orjson.dumps(obj), dtype=np.uint8)
+    comm.Send([data, MPI.BYTE], dest=dest, tag=tag)
+
+
+def recv_json(comm: MPI.Comm, source: int, tag: int) -> object:
+    """The JSON message from ``source`` with ``tag`` (None for an empty one)."""
+    status = MPI.Status()
+    comm.Probe(source=source, tag=tag, status=status)
+    buf = np.empty(status.Get_count(MPI.BYTE), dtype=np.uint8)
+    comm.Recv([buf, MPI.BYTE], source=source, tag=tag)
+    return orjson.loads(buf.tobytes()) if len(buf) else None
+
+
 def shutdown_workers() -> None:
     """Tell every worker to leave its loop (rank 0; once; also at exit)."""
     global _stopped
@@ -272,7 +288,8 @@ def shutdown_workers() -> None:
     if _stopped or comm.Get_rank() != 0 or MPI.Is_finalized():
         return
     _stopped = True
-    reqs = [comm.isend(None, dest=r, tag=TAG_STOP) for r in range(1, comm.Get_size())]
+    empty = np.zeros(0, dtype=np.uint8)
+    reqs = [comm.Isend([empty, MPI.BYTE], dest=r, tag=TAG_STOP) for r in range(1, comm.Get_size())]
     deadline = time.monotonic() + 5.0
     while reqs and time.monotonic() < deadline:
         reqs = [q for q in reqs if not q.Test()]
@@ -305,7 +322,7 @@ def worker_loop(comm: MPI.Comm | None = None) -> int:
         _probe(comm, 0, status, 0.002)
         tag = status.Get_tag()
         if tag == TAG_STOP:
-            comm.recv(source=0, tag=TAG_STOP)
+            recv_json(comm, 0, TAG_STOP)
             return 0
         if tag == TAG_CHUNK:
             buf = np.empty(status.Get_count(MPI.INT64_T), dtype=np.int64)
@@ -328,14 +345,14 @@ def worker_loop(comm: MPI.Comm | None = None) -> int:
             n_done += 1
             comm.Send([out, MPI.DOUBLE], dest=0, tag=TAG_RESULT)
         elif tag == TAG_SETUP:
-            d = comm.recv(source=0, tag=TAG_SETUP)
+            d = recv_json(comm, 0, TAG_SETUP)
             try:
                 cfg = Config.from_dict(d)
                 task = tasks.get(cfg.task, cfg)
             except Exception as e:
                 _report(comm, rank, e)
                 continue
-            comm.send((os.getpid(), socket.gethostname()), dest=0, tag=TAG_HELLO)
+            send_json(comm, [os.getpid(), socket.gethostname()], 0, TAG_HELLO)
         else:
             _discard(comm, 0, tag, status)
 
@@ -343,8 +360,8 @@ def worker_loop(comm: MPI.Comm | None = None) -> int:
 def _report(comm: MPI.Comm, rank: int, e: Exception) -> None:
     traceback.print_exc(file=sys.stderr)
     sys.stderr.flush()
-    comm.send(f"worker rank {rank} ({socket.gethostname()}, pid {os.getpid()}) failed: {type(e).__name__}: {e}",
-              dest=0, tag=TAG_ERROR)
+    send_json(comm, f"worker rank {rank} ({socket.gethostname()}, pid {os.getpid()}) failed: {type(e).__name__}: {e}",
+              0, TAG_ERROR)
 
 
 def enter() -> int | None:

@@ -82,12 +82,17 @@ def to_matrix(g: Genome) -> np.ndarray:
     return mat
 
 
+def out_text(g: Genome) -> str:
+    """The network as the original writes it: CSV, 3 significant digits."""
+    buf = io.StringIO()
+    np.savetxt(buf, to_matrix(g), delimiter=",", fmt="%1.2e")
+    return buf.getvalue()
+
+
 def write_out(g: Genome, path: str | Path) -> None:
     from .atomic import write_bytes
 
-    buf = io.StringIO()
-    np.savetxt(buf, to_matrix(g), delimiter=",", fmt="%1.2e")
-    write_bytes(Path(path), buf.getvalue().encode())
+    write_bytes(Path(path), out_text(g).encode())
 
 
 def network_document(g: Genome, task: Any, **meta: Any) -> dict[str, Any]:

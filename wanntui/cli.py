@@ -26,6 +26,7 @@ _BATCH_ONLY = ("task", "pop", "gens", "seed", "name", "workers", "set_", "resume
 
 @app.command(help="Terminal console for WANN runs: browse RUNS_DIR, start, watch, pause, stop and resume runs. "
                   "With --batch: start (or --resume) one run headless and follow it on stdout/stderr. "
+                  "'wann-tui explore FILE --task T': the weight explorer for one network file. "
                   + exit_codes_help())
 def main_command(
     runs_dir: Annotated[Path, typer.Option(help="Folder holding run directories")] = Path("runs"),
@@ -73,10 +74,52 @@ def main_command(
     return tui.return_code or 0
 
 
+explore_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+                          context_settings={"help_option_names": ["-h", "--help"]})
+
+
+@explore_app.command(help="Weight explorer for one network file (project JSON, original .out or tuned weights): "
+                          "a shared-weight slider with the score and performance profile, rollout playback, "
+                          "per-connection offsets, saving the tuned network beside FILE.")
+def explore_command(
+    file: Annotated[Path, typer.Argument(help="Network file", metavar="FILE")],
+    task: Annotated[str, typer.Option(help="Task the network was made for")] = "swingup",
+    episodes: Annotated[int, typer.Option(help="Seeded episodes per score")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the episodes (as wann-engine eval --seed)")] = 0,
+    weight: Annotated[float | None, typer.Option(help="Starting shared weight (default 1, or the file's)")] = None,
+    ascii_: Annotated[bool, typer.Option("--ascii", help="ASCII lines and markers only (automatic when the "
+                                                          "locale is not UTF-8)")] = False,
+) -> int:
+    from wann_engine.explore import ExploreError, open_file
+
+    if episodes < 1:
+        raise UsageError("--episodes must be at least 1")
+    if not file.is_file():
+        raise UsageError(f"{file}: no such file")
+    try:
+        ex = open_file(file, task, episodes, seed)
+    except ExploreError as e:
+        raise UsageError(str(e)) from None
+    if weight is not None:
+        ex.subject.weight = weight
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the explorer needs a terminal")
+    from .explore_app import ExploreApp  # Textual is imported only here
+    from .fmt import locale_is_utf8
+
+    tui = ExploreApp(ex, ascii=ascii_ or not locale_is_utf8(), title=file.name)
+    tui.run()
+    return tui.return_code or 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``wann-tui``: map errors to one line and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    target, prog = app, "wann-tui"
+    if args[:1] == ["explore"]:
+        target, prog, args = explore_app, "wann-tui explore", args[1:]
     try:
-        rv = app(args=argv, standalone_mode=False, prog_name="wann-tui")
+        rv = target(args=args, standalone_mode=False, prog_name=prog)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:

@@ -1,6 +1,6 @@
 """A feed-forward network as text: layers left to right, or one line per node (no Textual).
 
-Layout (a small Sugiyama-style pass, hand-written; see docs/console.md for why):
+Layout (a small Sugiyama-style pass, hand-written; see docs/ARCHITECTURE.md for why):
 
 * columns are layers: bias and inputs in column 0, each hidden node at its
   ``Network.depth``, all outputs in a last column;

@@ -1,6 +1,6 @@
 """Classification tasks: ``digits`` (sklearn 8x8 digits) and ``mnist256`` (MNIST at 16x16, deskewed).
 
-As the original (WANN_SPEC 3.1): one "episode" is one batch of 1000 training
+As in the original release: one "episode" is one batch of 1000 training
 images; the outputs go through a softmax and the reward is the mean log
 probability of the true labels (= -cross-entropy), computed here with a log-softmax,
 so it is finite wherever the outputs are. Rep ``r`` of an evaluation keyed ``key``
@@ -12,7 +12,7 @@ per digit, and of the ensemble that votes over the weights.
 
 MNIST comes from IDX files (gzip or raw): the copies shipped in
 ``wann_engine/data/mnist``, or the folder named by ``data_dir`` / ``WANN_MNIST_DIR``.
-Preprocessing (WANN_SPEC 3.1) is numpy, vectorised over all images: /255, bilinear
+Preprocessing (the original's cv2 steps) is numpy, vectorised over all images: /255, bilinear
 resize 28->16 with cv2.resize's INTER_LINEAR rules (half-pixel centres, edge clamp),
 then deskew by image moments with cv2.warpAffine's rules (inverse map, bilinear,
 coordinates rounded to 1/32 pixel, zero border). The 16x16 arrays are kept in memory.
@@ -121,7 +121,7 @@ def load_mnist(split: str = "train", data_dir: str | Path | None = None) -> tupl
     return images, labels
 
 
-# --- preprocessing (WANN_SPEC 3.1) ----------------------------------------------------------------
+# --- preprocessing (the original's cv2 steps) ----------------------------------------------------------------
 def _linear_matrix(n_src: int, n_dst: int) -> np.ndarray:
     """(n_dst, n_src) weights of cv2.resize INTER_LINEAR along one axis."""
     scale = n_src / n_dst

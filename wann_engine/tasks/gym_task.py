@@ -181,7 +181,7 @@ class GymTask:
             prev = u.prev_shaping
             obs, reward, term, trunc, _ = env.step(action)
             if term and prev is not None and (u.game_over or u.hull.position[0] < 0):
-                # the reward gymnasium computed before replacing it with -100 (WANN_SPEC 4.2)
+                # the reward gymnasium computed before replacing it with -100 (the original biped had no fall penalty)
                 reward = u.prev_shaping - prev
                 for a in action:
                     reward -= 0.00035 * 80 * np.clip(np.abs(a), 0, 1)

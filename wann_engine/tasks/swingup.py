@@ -1,4 +1,4 @@
-"""CartPoleSwingUp with the physics and reward of the original (WANN_SPEC 4.1).
+"""CartPoleSwingUp with the physics and reward of the original release.
 
 Two implementations that agree step for step: ``SwingUpEnv`` (numpy, batched,
 gymnasium-style reset/step, used for playback and checks) and a compiled kernel
@@ -122,7 +122,7 @@ def _observe_lanes(vals, x, xd, c, s, thd, m):
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
 def _physics_lanes(out, x, xd, th, thd, s, c, total, m):
-    """One physics step (WANN_SPEC 4.1) of the first ``m`` lanes for actions ``out``; adds the reward to ``total``."""
+    """One physics step of the first ``m`` lanes for actions ``out``; adds the reward to ``total``."""
     for i in range(m):
         a = out[i]
         if a > 1.0:

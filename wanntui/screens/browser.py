@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -12,18 +13,22 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from .. import fmt
+from ..comparison import assign_slot, marker, style
 from ..runs import RunRow
 from ..widgets.status import STATE_STYLES
+from .compare import CompareScreen
 from .controls import CONTROL_BINDINGS, RunControls
 
 COLUMNS = (("name", "run"), ("task", "task"), ("state", "state"), ("gen", "gen/total"), ("best", "best"),
            ("rate", "evals/s"), ("updated", "updated"))
 
 
-def row_cells(r: RunRow, now: float) -> dict[str, Text]:
+def row_cells(r: RunRow, now: float, mark: Text | None = None) -> dict[str, Text]:
+    """The cells of a run's row; ``mark``: the prefix of a run marked for comparison."""
     total = r.total or "?"
+    name = Text.assemble(mark, " ", (r.name, "bold")) if mark is not None else Text(r.name)
     return {
-        "name": Text(r.name), "task": Text(r.task),
+        "name": name, "task": Text(r.task),
         "state": Text(r.state, style=STATE_STYLES.get(r.state, "")),
         "gen": Text(f"{r.gen}/{total}", justify="right"), "best": Text(fmt.number(r.best), justify="right"),
         "rate": Text(fmt.rate(r.evals_per_s), justify="right"), "updated": Text(fmt.age(r.updated, now)),
@@ -37,6 +42,9 @@ class BrowserScreen(RunControls, Screen):
         Binding("n", "new", "New run", id="browser.new"),
         *CONTROL_BINDINGS,
         Binding("d", "delete", "Delete", id="run.delete", tooltip="Delete the run folder (asks first)"),
+        Binding("space", "mark", "Mark", id="browser.mark", tooltip="Mark / unmark the selected run for comparison"),
+        Binding("v", "compare", "Compare", id="browser.compare",
+                tooltip="Overlay the fitness curves of the marked runs, with their final numbers"),
     ]
     HELP = "All runs in the runs folder. Keys in the footer act on the selected run."
 
@@ -47,6 +55,7 @@ class BrowserScreen(RunControls, Screen):
         self._shown: dict[Path, dict[str, str]] = {}
         self._empty: str | None = None
         self._bound_state: tuple | None = None
+        self.marked: dict[Path, int] = {}  # run -> palette slot, in marking order
 
     def compose(self) -> ComposeResult:
         yield Static(f"wann-tui  runs in {self.runs_dir}", id="browser-title")
@@ -71,24 +80,27 @@ class BrowserScreen(RunControls, Screen):
             selected = self.selected_run()
             table.clear()
             for p, r in rows.items():
-                cells = row_cells(r, now)
+                cells = row_cells(r, now, self.mark_of(p))
                 table.add_row(*(cells[k] for k, _ in COLUMNS), key=str(p))
             if selected is not None and str(selected) in keys:
                 table.move_cursor(row=keys.index(str(selected)), animate=False)
         else:
             for p, r in rows.items():
-                cells = row_cells(r, now)
+                cells = row_cells(r, now, self.mark_of(p))
                 shown = self._shown.get(p, {})
                 for k, _ in COLUMNS:
                     if shown.get(k) != cells[k].plain:
                         table.update_cell(str(p), k, cells[k], update_width=True)
-        self._shown = {p: {k: c.plain for k, c in row_cells(r, now).items()} for p, r in rows.items()}
+        self._shown = {p: {k: c.plain for k, c in row_cells(r, now, self.mark_of(p)).items()}
+                       for p, r in rows.items()}
         self.rows = dict(rows)
         empty = "" if rows else f"No runs in {self.runs_dir} yet. Press n to start one."
         if empty != self._empty:
             self._empty = empty
             self.query_one("#browser-empty", Static).update(empty)
-        state = self.selected_state(), len(rows)
+        for gone in [p for p in self.marked if p not in rows]:
+            del self.marked[gone]
+        state = self.selected_state(), len(rows), len(self.marked)
         if state != self._bound_state:
             self._bound_state = state
             self.refresh_bindings()
@@ -107,12 +119,14 @@ class BrowserScreen(RunControls, Screen):
         allowed = self.control_allowed(action)
         if allowed is not None:
             return allowed
-        if action == "open":
+        if action in ("open", "mark"):
             return self.selected_run() is not None
+        if action == "compare":
+            return len(self.marked) >= 2
         return True
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._bound_state = (self.selected_state(), len(self.rows))
+        self._bound_state = (self.selected_state(), len(self.rows), len(self.marked))
         self.refresh_bindings()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -122,6 +136,33 @@ class BrowserScreen(RunControls, Screen):
         run = self.selected_run()
         if run is not None:
             self.app.open_run(run)  # type: ignore[attr-defined]
+
+    def mark_of(self, run: Path) -> Text | None:
+        """The marker of a run marked for comparison (its colour; its plot marker without colour)."""
+        slot = self.marked.get(Path(run))
+        if slot is None:
+            return None
+        plain = getattr(self.app, "ascii", False) or bool(os.environ.get("NO_COLOR"))
+        return Text(f"[{marker(slot)}]" if plain else "●", style=f"bold {style(slot)}")
+
+    def action_mark(self) -> None:
+        run = self.selected_run()
+        if run is None:
+            return
+        if run in self.marked:
+            del self.marked[run]
+        else:
+            self.marked[run] = assign_slot(self.marked.values())
+        self._shown.pop(run, None)
+        self.show_rows(self.rows)
+
+    def action_compare(self) -> None:
+        if len(self.marked) < 2:
+            return
+        runs = list(self.marked)
+        self.app.push_screen(CompareScreen(runs, [self.marked[r] for r in runs],
+                                           models=getattr(self.app, "models", None),
+                                           ascii=getattr(self.app, "ascii", False)))
 
     def action_new(self) -> None:
         self.app.new_run()  # type: ignore[attr-defined]
@@ -135,4 +176,10 @@ class BrowserScreen(RunControls, Screen):
                               ("kill", "kill"), ("resume", "resume"), ("delete", "delete")):
             if self.check_action(action, ()):
                 out.append((f"run: {title} {name}", f"{title.capitalize()} the selected run", action))
+        if self.check_action("mark", ()) and run is not None:
+            verb = "unmark" if run in self.marked else "mark"
+            out.append((f"run: {verb} {name}", f"{verb.capitalize()} the selected run for comparison", "mark"))
+        if self.check_action("compare", ()):
+            out.append((f"runs: compare {len(self.marked)} marked", "Overlay the marked runs' fitness curves",
+                        "compare"))
         return out

@@ -23,6 +23,8 @@ HELP = """\
 | `K` | kill the engine (asks; the last checkpoint stays) |
 | `r` | resume a stopped or crashed run |
 | `d` | delete the run folder (asks, default no; not while running) |
+| `space` | mark / unmark the selected run for comparison (marked rows show the run's colour) |
+| `v` | compare the marked runs (two or more): fitness curves overlaid, a table of final numbers |
 
 ## Live view of a run
 | key | action |
@@ -35,7 +37,28 @@ HELP = """\
 | `[` / `]` | previous / next open run |
 | `escape` / `b` | back to the run browser (the view stays open) |
 | `w` | close this run's view |
+| `e` / `f` | weight explorer on the champion / on a member of the first Pareto front (from the checkpoint) |
 | `p` `c` `s` `K` `r` | as in the browser, for this run |
+
+## Compare runs
+| key | action |
+| --- | --- |
+| `1` / `2` | focus the curves / the table |
+| `z` | maximize the focused pane (`escape` restores) |
+| `escape` / `b` | back to the run browser (the marks stay) |
+
+## Weight explorer (`e` in a live view, or `wann-tui explore FILE --task T`)
+| key | action |
+| --- | --- |
+| `left` / `right` | shared weight -0.05 / +0.05 (over -3..3) |
+| `shift+left` / `shift+right`, `,` / `.` | shared weight -0.5 / +0.5 |
+| `m` | jump to the best weight of the performance profile |
+| `up` / `down` | select a connection |
+| `+` / `-` | nudge the selected connection's offset from the shared weight by +0.1 / -0.1 |
+| `0` / `x` | reset the selected offset / all offsets |
+| `space` / `n` / `r` | rollout: pause or play / one step / restart with the next episode seed |
+| `ctrl+s` | save the tuned network (weight and offsets) beside the source file |
+| `escape` / `b` | close the explorer |
 
 The footer shows only the keys that apply to the selected run's state.
 Runs are separate processes: quitting the console or losing the SSH link leaves them running;

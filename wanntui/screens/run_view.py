@@ -35,6 +35,9 @@ class RunScreen(RunControls, Screen):
         Binding("z", "zoom", "Zoom", id="view.zoom", tooltip="Maximize the focused pane / restore"),
         Binding("a", "pareto_axes", "Axes", id="view.axes", tooltip="Pareto: mean vs connections / vs peak"),
         Binding("g", "net_mode", "Graph/list", id="view.netmode", tooltip="Network: drawing / list of sources"),
+        Binding("e", "explore", "Explore", id="view.explore", tooltip="Weight explorer on the champion"),
+        Binding("f", "explore_front", "Front", show=False, id="view.explore_front",
+                tooltip="Weight explorer on a member of the first Pareto front"),
         Binding("left_square_bracket", "cycle(-1)", "Prev run", show=False, id="view.prev"),
         Binding("right_square_bracket", "cycle(1)", "Next run", show=False, id="view.next"),
         Binding("w", "close_view", "Close", show=False, id="view.close"),
@@ -174,6 +177,51 @@ class RunScreen(RunControls, Screen):
         net.toggle()
         net.show(self.model.snapshot())
 
+    def action_explore(self) -> None:
+        from wann_engine.explore import ExploreError, open_run
+
+        from .explorer import ExplorerScreen
+
+        snap = self.model.snapshot(recent=2)
+        try:
+            ex = open_run(self.run, snap.champion)
+        except ExploreError as e:
+            self.notify(str(e), title="cannot explore", severity="error")
+            return
+        gen = f" gen {snap.champion_gen}" if snap.champion_gen is not None else ""
+        self.app.push_screen(ExplorerScreen(ex, ascii=self.ascii, title=f"{self.run.name} champion{gen}"))
+
+    def action_explore_front(self) -> None:
+        from wann_engine.explore import ExploreError, front_members
+
+        from .front_pick import FrontPickScreen
+
+        try:
+            gen, members = front_members(self.run)
+        except ExploreError as e:
+            self.notify(str(e), title="cannot read the front", severity="error")
+            return
+        if not members:
+            self.notify("the checkpoint holds no scored population yet", title="no front")
+            return
+
+        def chosen(member) -> None:
+            if member is None:
+                return
+            from wann_engine.explore import open_run
+
+            from .explorer import ExplorerScreen
+
+            try:
+                ex = open_run(self.run, member.genome, name=f"front{member.index}")
+            except ExploreError as e:
+                self.notify(str(e), title="cannot explore", severity="error")
+                return
+            self.app.push_screen(ExplorerScreen(ex, ascii=self.ascii,
+                                                title=f"{self.run.name} front #{member.index} gen {gen}"))
+
+        self.app.push_screen(FrontPickScreen(gen, members), chosen)
+
     def action_cycle(self, step: int) -> None:
         self.app.cycle_run(self.run, step)  # type: ignore[attr-defined]
 
@@ -185,6 +233,9 @@ class RunScreen(RunControls, Screen):
         out = [("view: pareto axes", "Switch the Pareto x axis (connections / peak)", "pareto_axes"),
                ("view: network graph/list", "Switch the network pane between drawing and list", "net_mode"),
                ("view: zoom pane", "Maximize the focused pane / restore", "zoom"),
+               ("view: explore champion", "Weight explorer: slider, playback, per-connection offsets", "explore"),
+               ("view: explore a front member", "Weight explorer on a network of the first Pareto front",
+                "explore_front"),
                ("view: back to runs", "Show the run browser", "back"),
                ("view: close run", f"Close the view of {name}", "close_view")]
         for action in ("pause", "continue", "stop", "kill", "resume"):

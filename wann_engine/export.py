@@ -1,0 +1,326 @@
+"""Export a network: Graphviz DOT, the original ``.out`` matrix, or ``.npz`` plus a numpy-only forward module.
+
+Pure functions (no printing, no exit codes); ``cli_export`` wraps them as ``wann-engine export``.
+Inputs: a champion in the project's JSON format, the original ``.out`` matrix, a tuned-weights
+file (``wann-engine protocol``), or a run directory (its champion).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from . import rundir, tasks
+from .activations import NAMES
+from .atomic import write_bytes
+from .config import Config
+from .events import numbers
+from .genome import Genome, Network
+from .netfile import out_text, read_json, read_out
+
+FORMATS = ("dot", "out", "npz")
+NPZ_FORMAT, NPZ_VERSION = "wann-npz", 1
+FORWARD_MODULE = "wann_forward.py"
+#: with more inputs than this (image tasks), unused inputs are left out of the DOT drawing
+MAX_DRAWN_INPUTS = 32
+
+
+class ExportError(ValueError):
+    """Input that cannot be exported, or an output that must not be written; the message says why."""
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A network with what an export needs to label and run it."""
+
+    genome: Genome
+    net: Network
+    task: str
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    weight: float | None = None  # best shared weight, when the file says
+    conn_weights: np.ndarray | None = None  # one per Network.edges() row (tuned-weights files)
+    source: Path = Path()
+
+
+# --- reading ------------------------------------------------------------------------------------------
+def _run_config(folder: Path) -> Config | None:
+    """The config of the run directory ``folder``, or None when it is not one (or unreadable)."""
+    if not (folder / rundir.CONFIG).is_file():
+        return None
+    try:
+        return rundir.read_config(folder)
+    except (rundir.RunDirError, OSError, ValueError):
+        return None
+
+
+def _check_task(path: Path, found: str, wanted: str | None) -> str:
+    if wanted is not None and found and wanted != found:
+        raise ExportError(f"{path}: the network is for task {found!r}, not {wanted!r}")
+    return found or wanted or "swingup"
+
+
+def _best_weight(doc: dict) -> float | None:
+    try:
+        ws, per = numbers(doc.get("weights") or []), numbers(doc.get("per_weight") or [])
+    except (TypeError, ValueError, KeyError):
+        return None
+    if ws.size == 0 or ws.shape != per.shape or not np.isfinite(per).any():
+        return None
+    return float(ws[int(np.nanargmax(per))])
+
+
+def load_champion(path: str | Path, task: str | None = None) -> Champion:
+    """Read ``path`` (JSON, ``.out``, tuned weights, or a run directory meaning its champion).
+
+    The task comes from the file (JSON) or the run's config; ``task`` is needed only for an
+    ``.out`` outside a run directory (default swingup) and must agree with the file otherwise.
+    """
+    p = Path(path)
+    if p.is_dir():
+        cfg = _run_config(p)
+        if cfg is None:
+            raise ExportError(f"{p}: not a run directory (no readable {rundir.CONFIG})")
+        for name in (rundir.CHAMPION_JSON, rundir.CHAMPION_OUT):
+            if (p / name).is_file():
+                return load_champion(p / name, task)
+        raise ExportError(f"{p}: the run has no champion yet")
+    if not p.is_file():
+        raise ExportError(f"{p}: no such file")
+    cfg = _run_config(p.parent)
+    keep = bool(cfg.keep_disabled_hidden) if cfg is not None else False
+    try:
+        head = p.read_bytes()[:200].lstrip()
+    except OSError as e:
+        raise ExportError(f"{p}: {e.strerror}") from None
+    if head.startswith(b"{"):
+        from .protocol import TUNED_FORMAT, load_tuned
+
+        if TUNED_FORMAT.encode() in head:
+            tuned = load_tuned(p)
+            genome, doc, conn_w = tuned.genome, tuned.doc.get("network") or {}, tuned.weights
+            weight = _finite(tuned.doc.get("shared_weight"))
+            keep = False  # tuned weights are defined on the plain expression
+        else:
+            genome, doc = read_json(p)
+            conn_w, weight = None, _best_weight(doc)
+        name = _check_task(p, str(doc.get("task") or _cfg_task(cfg)), task)
+        net = genome.network(keep)
+        ins, outs = _names(doc, "input_names", net.n_in), _names(doc, "output_names", net.n_out)
+        if ins is None or outs is None:
+            t_ins, t_outs = _task_names(name, net.n_in, net.n_out)
+            ins, outs = ins or t_ins, outs or t_outs
+        return Champion(genome, net, name, ins, outs, weight, conn_w, p)
+    name = _check_task(p, _cfg_task(cfg), task)
+    try:
+        t = tasks.get(name, cfg)
+    except tasks.TaskError as e:
+        raise ExportError(str(e)) from None
+    genome = read_out(p, t.n_inputs, t.n_outputs)
+    return Champion(genome, genome.network(keep), name, tuple(t.input_names), tuple(t.output_names), source=p)
+
+
+def _cfg_task(cfg: Config | None) -> str:
+    return cfg.task if cfg is not None else ""
+
+
+def _finite(x: object) -> float | None:
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
+
+
+def _names(doc: dict, key: str, n: int) -> tuple[str, ...] | None:
+    got = doc.get(key)
+    return tuple(str(x) for x in got) if isinstance(got, list) and len(got) == n else None
+
+
+def _task_names(name: str, n_in: int, n_out: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The task's input and output names; generic ones (in1.., out1..) when the task cannot say."""
+    try:
+        t = tasks.get(name)
+        if (t.n_inputs, t.n_outputs) == (n_in, n_out):
+            return tuple(t.input_names), tuple(t.output_names)
+    except Exception:  # noqa: BLE001 - names are a nicety (e.g. a gym task without gymnasium)
+        pass
+    return tuple(f"in{i + 1}" for i in range(n_in)), tuple(f"out{i + 1}" for i in range(n_out))
+
+
+# --- DOT ------------------------------------------------------------------------------------------------
+def columns(net: Network) -> np.ndarray:
+    """Drawing column of each position: bias and inputs 0, hidden nodes their depth, outputs one past
+    the deepest hidden node (the console's layering)."""
+    first_out = net.n_nodes - net.n_out
+    col = np.zeros(net.n_nodes, dtype=np.int64)
+    hidden = np.arange(net.n_in + 1, first_out)
+    col[hidden] = net.depth[hidden]
+    col[first_out:] = int(col[hidden].max()) + 1 if hidden.size else 1
+    return col
+
+
+def _q(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def to_dot(ch: Champion) -> str:
+    """Graphviz DOT, left to right, one ``rank=same`` group per column; unused inputs dashed grey."""
+    net = ch.net
+    edges = net.edges()
+    col = columns(net)
+    used = np.zeros(net.n_nodes, dtype=bool)
+    used[edges[:, 0]] = True
+    first_out = net.n_nodes - net.n_out
+    hide_unused = net.n_in > MAX_DRAWN_INPUTS
+    drawn = [p for p in range(net.n_nodes) if not (hide_unused and p <= net.n_in and not used[p])]
+
+    def node(p: int) -> str:
+        nid = f"n{int(net.node_ids[p])}"
+        act = NAMES.get(int(net.act[p]), f"act {int(net.act[p])}")
+        if p == 0:
+            attrs = {"label": "bias", "shape": "box", "style": "rounded,filled", "fillcolor": "grey90"}
+        elif p <= net.n_in:
+            attrs = {"label": ch.input_names[p - 1], "shape": "box", "style": "rounded,filled",
+                     "fillcolor": "lightblue"}
+        elif p >= first_out:
+            attrs = {"label": f"{ch.output_names[p - first_out]}\n{act}", "shape": "box",
+                     "style": "rounded,filled", "fillcolor": "lightsalmon"}
+        else:
+            attrs = {"label": act, "shape": "ellipse", "style": "filled", "fillcolor": "palegreen"}
+        if p <= net.n_in and not used[p]:
+            attrs.update(style="rounded,dashed", color="grey60", fontcolor="grey60", fillcolor="white")
+            attrs["label"] += "\n(unused)"
+        attrs["tooltip"] = f"node {int(net.node_ids[p])}"
+        return f"{nid} [" + ", ".join(f"{k}={_q(v)}" for k, v in attrs.items()) + "];"
+
+    title = f"{ch.task}: {net.n_nodes} nodes, {net.n_conns} connections"
+    if ch.weight is not None:
+        title += f", best shared weight {_num(ch.weight)}"
+    if hide_unused:
+        title += f", {int((~used[1 : net.n_in + 1]).sum())} unused inputs not drawn"
+    lines = [
+        "digraph wann {",
+        f"  graph [rankdir=LR, ranksep=1.0, nodesep=0.2, fontname=Helvetica, labelloc=t, label={_q(title)}];",
+        "  node [fontname=Helvetica, fontsize=11, margin=\"0.08,0.04\"];",
+        "  edge [color=grey40, arrowsize=0.6];",
+    ]
+    for k in range(int(col.max()) + 1):
+        members = [p for p in drawn if col[p] == k]
+        if members:
+            lines.append(f"  subgraph layer{k} {{ rank=same;")
+            lines += [f"    {node(p)}" for p in members]
+            lines.append("  }")
+    for k in (0, int(col.max())):  # inputs and outputs keep their order, top to bottom
+        chain = [f"n{int(net.node_ids[p])}" for p in drawn if col[p] == k]
+        if len(chain) > 1:
+            lines.append(f"  {' -> '.join(chain)} [style=invis];")
+    for e, (s, d) in enumerate(edges.tolist()):
+        attr = f" [label={_q(_num(float(ch.conn_weights[e])))}, fontsize=8]" if ch.conn_weights is not None else ""
+        lines.append(f"  n{int(net.node_ids[s])} -> n{int(net.node_ids[d])}{attr};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# --- .out and .npz ----------------------------------------------------------------------------------------
+def to_out(ch: Champion) -> str:
+    """The original matrix format (as ``champion.out``)."""
+    return out_text(ch.genome)
+
+
+def to_npz(ch: Champion) -> bytes:
+    """Everything ``wann_forward.py`` needs, as a compressed ``.npz`` (plain arrays, no pickle)."""
+    net = ch.net
+    arrays = {
+        "format": np.array(NPZ_FORMAT), "version": np.array(NPZ_VERSION), "task": np.array(ch.task),
+        "n_in": np.array(net.n_in), "n_out": np.array(net.n_out),
+        "input_names": np.array(ch.input_names, dtype=str), "output_names": np.array(ch.output_names, dtype=str),
+        "node_ids": net.node_ids.astype(np.int64), "act": net.act.astype(np.int64),
+        "edges": net.edges().astype(np.int64).reshape(-1, 2),
+        "weight": np.array(np.nan if ch.weight is None else ch.weight, dtype=np.float64),
+    }
+    if ch.conn_weights is not None:
+        arrays["conn_weights"] = np.asarray(ch.conn_weights, dtype=np.float64)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def forward_module_source() -> bytes:
+    """The source of the standalone forward module copied next to every ``.npz``."""
+    return resources.files("wann_engine.standalone").joinpath(FORWARD_MODULE).read_bytes()
+
+
+# --- writing ------------------------------------------------------------------------------------------------
+def default_output(src: Path, fmt: str) -> Path:
+    """Beside the input file with the format's suffix; for a run directory ``<run>.<fmt>`` here."""
+    src = Path(src)
+    return Path(f"{src.resolve().name}.{fmt}") if src.is_dir() else src.with_suffix(f".{fmt}")
+
+
+def render(ch: Champion, fmt: str) -> bytes:
+    if fmt == "dot":
+        return to_dot(ch).encode()
+    if fmt == "out":
+        return to_out(ch).encode()
+    if fmt == "npz":
+        return to_npz(ch)
+    raise ExportError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def export(ch: Champion, fmt: str, out: Path, force: bool = False) -> list[Path]:
+    """Write ``ch`` as ``fmt`` to ``out`` (atomically); for npz also ``wann_forward.py`` beside it.
+
+    Refuses to write over the input, and over an existing file unless ``force`` (a
+    ``wann_forward.py`` identical to ours is left as it is). Returns the files written.
+    """
+    data = render(ch, fmt)
+    out = Path(out)
+    plan = [(out, data)]
+    if fmt == "npz":
+        plan.append((out.parent / FORWARD_MODULE, forward_module_source()))
+    for path, _ in plan:
+        if _same(path, ch.source):
+            raise ExportError(f"{path}: is the input file; choose another output with -o")
+        if path.is_dir():
+            raise ExportError(f"{path}: is a folder")
+    if not out.parent.is_dir():
+        raise ExportError(f"{out.parent}: no such folder")
+    todo = []
+    for path, content in plan:
+        if path.exists():
+            try:
+                if path.read_bytes() == content:
+                    continue
+            except OSError:
+                pass
+            if not force:
+                raise ExportError(f"{path}: exists (use --force to replace it)")
+        todo.append((path, content))
+    written = []
+    for path, content in todo:
+        try:
+            write_bytes(path, content)
+        except OSError as e:
+            raise ExportError(f"{path}: cannot write ({e.strerror})") from None
+        written.append(path)
+    return written
+
+
+__all__ = ["FORMATS", "Champion", "ExportError", "columns", "default_output", "export",
+           "forward_module_source", "load_champion", "render", "to_dot", "to_npz", "to_out"]

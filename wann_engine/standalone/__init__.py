@@ -1,0 +1,1 @@
+"""Files copied next to exported networks (see ``wann_engine.export``); each needs only numpy."""

@@ -1,0 +1,102 @@
+"""Rollout playback: the cart-pole or the walker drawn in text, or any gym task's observation/action traces."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from rich.text import Text
+from textual.widgets import Static
+
+from wann_engine.explore import CartFrame, Frame, WalkerFrame
+
+from .. import scene_text
+
+TRACE = 240  # steps of history kept for the sparklines
+
+
+class PlaybackView(Static):
+    DEFAULT_CSS = """
+    PlaybackView { text-wrap: nowrap; text-overflow: clip; }
+    """
+    """``show(frame)`` draws one step; ``state`` (playing/paused/finished) and ``episode`` label the header."""
+
+    BORDER_TITLE = "Rollout"
+    HELP = "The rollout at the current weight and offsets, in real time. space pauses, n steps, r restarts " \
+           "with the next episode seed."
+
+    def __init__(self, ascii: bool = False, names: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()), **kw) -> None:
+        super().__init__("", **kw)
+        self.ascii = ascii
+        self.in_names, self.out_names = names
+        self.frame: Frame | None = None
+        self.episode = 0
+        self.state = "playing"
+        self.obs_hist: deque[np.ndarray] = deque(maxlen=TRACE)
+        self.act_hist: deque[np.ndarray] = deque(maxlen=TRACE)
+        self.rew_hist: deque[float] = deque(maxlen=TRACE)
+        self.lines: list[str] = []
+
+    def reset(self, episode: int) -> None:
+        self.episode = episode
+        self.frame = None
+        self.obs_hist.clear()
+        self.act_hist.clear()
+        self.rew_hist.clear()
+
+    def push(self, frame: Frame) -> None:
+        """Record a step for the traces (every step, even those not drawn)."""
+        self.obs_hist.append(frame.obs)
+        self.act_hist.append(frame.action)
+        self.rew_hist.append(frame.reward)
+        self.frame = frame
+
+    def header(self) -> str:
+        f = self.frame
+        if f is None:
+            return f"episode {self.episode}  starting"
+        return (f"ep {self.episode}  step {f.step}  r {f.reward:+.3f}  total {f.total:.2f}  "
+                f"{'done' if f.done else self.state}")
+
+    def redraw(self) -> None:
+        f = self.frame
+        w = max(10, self.content_size.width or 40)
+        h = max(4, self.content_size.height or 12)
+        body: list[str]
+        if f is None:
+            body = []
+        elif isinstance(f, CartFrame):
+            spark = scene_text.sparkline([a[0] for a in self.act_hist], w - 7, self.ascii, -1.0, 1.0)
+            body = scene_text.cartpole(f.x, f.theta, f.x_limit, w, h - 3, self.ascii)
+            body.append(f"x {f.x:+.2f}  theta {np.degrees(f.theta) % 360:6.1f} deg  force {f.action[0]:+.2f}")
+            body.append("force " + spark)
+        elif isinstance(f, WalkerFrame):
+            body = scene_text.walker(f.polygons, f.terrain, f.hull_x, w, h - 2, self.ascii)
+            body.append(f"hull x {f.hull_x:.2f}  outputs " + " ".join(f"{a:+.2f}" for a in f.action))
+        else:
+            body = self._traces(w, h - 1)
+        self.lines = [self.header(), *body]
+        self.update(Text("\n".join(line[:w] for line in self.lines), no_wrap=True, overflow="crop", end=""))
+
+    def _traces(self, w: int, h: int) -> list[str]:
+        """One sparkline per observation and action dimension (the newest step on the right)."""
+        out: list[str] = []
+        rows = []
+        if self.obs_hist:
+            obs = np.array(self.obs_hist)
+            rows += [(self._label(self.in_names, i, "obs"), obs[:, i]) for i in range(obs.shape[1])]
+        if self.act_hist:
+            act = np.array(self.act_hist)
+            rows += [(self._label(self.out_names, i, "out"), act[:, i]) for i in range(act.shape[1])]
+        rows.append(("reward", np.array(self.rew_hist)))
+        label = min(14, max((len(n) for n, _ in rows), default=6))
+        for name, v in rows[:h]:
+            out.append(f"{name[:label]:<{label}} {v[-1]:+8.3f} " + scene_text.sparkline(v, w - label - 10,
+                                                                                         self.ascii))
+        if len(rows) > h:
+            out[-1] = f"... {len(rows) - h + 1} more (maximize the pane)"
+        return out
+
+    @staticmethod
+    def _label(names: tuple[str, ...], i: int, prefix: str) -> str:
+        return names[i] if i < len(names) else f"{prefix}{i}"
