@@ -137,6 +137,8 @@ class _Progress:
         self.live = enabled and console.is_terminal
         self.plain = enabled and not console.is_terminal
         self._last_decile = -1
+        self._started = time.monotonic()
+        self._waiting_noted = False
         self.bar: Progress | None = None
         self.task: Any = None
         if self.live:
@@ -150,6 +152,11 @@ class _Progress:
             self.task = self.bar.add_task("starting", total=None, best="-", rate="-")
 
     def update(self, snap: Any) -> None:
+        if not snap.gen_done and not self._waiting_noted and time.monotonic() - self._started > 5 and (
+                self.live or self.plain):
+            self._waiting_noted = True  # numba compiles the kernels on the first run after an install
+            self.note("waiting for the first generation (the first run after installing compiles the "
+                      "evaluation kernels: up to a minute)")
         total = snap.meta.total or None
         best = fmt.number(num(snap.last.get("best_mean"))) if snap.last else "-"
         rate = fmt.rate(fmt.recent_mean(snap, "evals_per_s"))
