@@ -28,6 +28,7 @@ from .config import STANDARD_WEIGHTS
 from .genome import Genome, Network
 from .netfile import NetworkFileError, read_any
 from .netpack import forward_batch, forward_lanes_weighted, pack
+from .protocol import Profile
 from .tasks import Task, TaskError
 from .tasks import swingup as su
 
@@ -115,18 +116,6 @@ class Score:
     std: float
     returns: np.ndarray
     metric: str  # "return" or "accuracy"
-
-
-@dataclass(frozen=True)
-class Profile:
-    weights: np.ndarray
-    mean: np.ndarray
-    std: np.ndarray
-
-    @property
-    def best(self) -> int:
-        ok = np.where(np.isfinite(self.mean), self.mean, -np.inf)
-        return int(np.argmax(ok))
 
 
 @dataclass

@@ -131,7 +131,8 @@ class Profile:
 
     @property
     def best(self) -> int:
-        return int(np.argmax(self.mean))
+        """Index of the best mean (NaN counts as the worst)."""
+        return int(np.argmax(np.where(np.isfinite(self.mean), self.mean, -np.inf)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"weights": self.weights.tolist(), "mean": self.mean.tolist(), "std": self.std.tolist(),
