@@ -33,3 +33,11 @@ def runs(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def swing_out() -> Path:
     return SWING_OUT
+
+
+@pytest.fixture(scope="session")
+def recorded(tmp_path_factory) -> Path:
+    """A finished 8-generation swing-up run recorded once per session (``tui_support.recorded_run``)."""
+    from tui_support import recorded_run
+
+    return recorded_run(tmp_path_factory.mktemp("recorded"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tui_support import copy_run, last_generation, recorded_run
+from tui_support import copy_run, last_generation
 
 from wanntui import fmt
 from wanntui.app import WannTui
@@ -21,11 +21,6 @@ from wanntui.widgets.netgraph import NetGraph
 from wanntui.widgets.pareto import ParetoPlot
 from wanntui.widgets.status import StatusBar
 from wanntui.widgets.weights import WeightTable
-
-
-@pytest.fixture(scope="session")
-def recorded(tmp_path_factory) -> Path:
-    return recorded_run(tmp_path_factory.mktemp("recorded"))
 
 
 @pytest.fixture

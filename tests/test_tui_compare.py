@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tui_support import copy_run, recorded_run
+from tui_support import copy_run
 
 from wann_engine.events import effective_generations, read_events
 from wanntui import fmt
@@ -14,11 +14,6 @@ from wanntui.app import WannTui
 from wanntui.comparison import Comparison, assign_slot
 from wanntui.screens.browser import BrowserScreen
 from wanntui.screens.compare import CompareCurves, CompareScreen
-
-
-@pytest.fixture(scope="session")
-def recorded(tmp_path_factory) -> Path:
-    return recorded_run(tmp_path_factory.mktemp("recorded"))
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from .docformat import check_header
 from .genome import BIAS, HIDDEN, INPUT, OUTPUT, Genome
 
 FORMAT = "wann-network"
@@ -121,10 +122,7 @@ def read_json(path: str | Path) -> tuple[Genome, dict[str, Any]]:
         doc = orjson.loads(Path(path).read_bytes())
     except (OSError, orjson.JSONDecodeError) as e:
         raise NetworkFileError(f"{path}: not a readable JSON network ({e})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise NetworkFileError(f"{path}: not a {FORMAT} file")
-    if doc.get("version") != VERSION:
-        raise NetworkFileError(f"{path}: unsupported {FORMAT} version {doc.get('version')!r}")
+    check_header(doc, FORMAT, VERSION, path, NetworkFileError)
     try:
         g = Genome.from_dict(doc["genome"])
     except (KeyError, TypeError, ValueError) as e:

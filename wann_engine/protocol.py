@@ -61,6 +61,7 @@ import numba
 import numpy as np
 import orjson
 
+from .docformat import check_header
 from .genome import Genome, Network
 from .netfile import NetworkFileError, network_document, read_any
 from .netpack import forward_lanes_weighted, pack
@@ -617,10 +618,7 @@ def load_tuned(path: str | Path) -> Tuned:
         raise NetworkFileError(f"{path}: {e.strerror}") from None
     except orjson.JSONDecodeError as e:
         raise NetworkFileError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(doc, dict) or doc.get("format") != TUNED_FORMAT:
-        raise NetworkFileError(f"{path}: not a {TUNED_FORMAT} file")
-    if doc.get("version") != TUNED_VERSION:
-        raise NetworkFileError(f"{path}: unsupported {TUNED_FORMAT} version {doc.get('version')!r}")
+    check_header(doc, TUNED_FORMAT, TUNED_VERSION, path, NetworkFileError)
     try:
         genome = Genome.from_dict(doc["network"]["genome"])
         conns = np.asarray(doc["connections"], dtype=np.float64).reshape(-1, 3)

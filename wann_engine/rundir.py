@@ -26,6 +26,7 @@ import orjson
 
 from .atomic import write_bytes
 from .config import Config, ConfigError
+from .docformat import check_header
 from .events import encode
 
 CONFIG = "config.json"
@@ -153,8 +154,4 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         doc = orjson.loads(f.read_bytes())
     except orjson.JSONDecodeError as e:
         raise RunDirError(f"{f}: damaged checkpoint ({e})") from None
-    if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
-        raise RunDirError(f"{f}: not a {CHECKPOINT_FORMAT} file")
-    if doc.get("version") != CHECKPOINT_VERSION:
-        raise RunDirError(f"{f}: unsupported checkpoint version {doc.get('version')!r}")
-    return doc
+    return check_header(doc, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, f, RunDirError, label="checkpoint")

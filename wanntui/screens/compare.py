@@ -16,6 +16,7 @@ from .. import fmt
 from ..comparison import Comparison, RunResult, colour, marker, style
 from ..model import RunModel
 from ..widgets.plot import Plot
+from .panes import PaneKeys
 
 COLUMNS = (("key", ""), ("run", "run"), ("task", "task"), ("best", "final best"), ("peak", "peak"),
            ("conns", "connections"), ("gens", "generations"), ("wall", "wall time"))
@@ -56,7 +57,7 @@ class CompareCurves(Plot):
         self.refresh()
 
 
-class CompareScreen(Screen):
+class CompareScreen(PaneKeys, Screen):
     BINDINGS = [
         Binding("escape,b", "back", "Runs", id="compare.back"),
         Binding("1", "focus_pane('compare-curves')", "Curves", show=False, id="compare.focus1"),
@@ -135,19 +136,8 @@ class CompareScreen(Screen):
         return value.plain if isinstance(value, Text) else str(value)
 
     def action_back(self) -> None:
-        if self.maximized is not None:
-            self.minimize()
-            return
-        self.app.pop_screen()
-
-    def action_focus_pane(self, pane: str) -> None:
-        self.query_one(f"#{pane}").focus()
-
-    def action_zoom(self) -> None:
-        if self.maximized is not None:
-            self.minimize()
-        elif self.focused is not None:
-            self.maximize(self.focused)
+        if not self.unzoom():
+            self.app.pop_screen()
 
     def commands(self) -> list[tuple[str, str, str]]:
         """(title, help, action) for the command palette."""

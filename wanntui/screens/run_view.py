@@ -18,14 +18,15 @@ from ..widgets.pareto import ParetoPlot
 from ..widgets.status import StatusBar
 from ..widgets.weights import WeightTable
 from .controls import CONTROL_BINDINGS, RunControls
+from .panes import PaneKeys
 
-PANES = ("curves", "pareto", "net", "weights")
 #: the plots, the network and the table (generation-level, costly to draw) are redrawn at most this
 #: often (s); the status bar follows every render
 PLOT_EVERY = 0.5
 
 
-class RunScreen(RunControls, Screen):
+class RunScreen(RunControls, PaneKeys, Screen):
+    PANES = ("curves", "pareto", "net", "weights")
     BINDINGS = [
         Binding("escape,b", "back", "Runs", id="view.back"),
         Binding("1", "focus_pane('curves')", "Fitness", show=False, id="view.focus1"),
@@ -151,23 +152,8 @@ class RunScreen(RunControls, Screen):
         return True
 
     def action_back(self) -> None:
-        if self.maximized is not None:
-            self.minimize()
-            return
-        self.app.show_browser()  # type: ignore[attr-defined]
-
-    def action_focus_pane(self, pane: str) -> None:
-        self.query_one(f"#{pane}").focus()
-
-    def action_zoom(self) -> None:
-        if self.maximized is not None:
-            self.minimize()
-        elif self.focused is not None:
-            target = self.focused
-            while target is not None and target.id not in PANES:
-                target = target.parent  # type: ignore[assignment]
-            if target is not None:
-                self.maximize(target)  # type: ignore[arg-type]
+        if not self.unzoom():
+            self.app.show_browser()  # type: ignore[attr-defined]
 
     def action_pareto_axes(self) -> None:
         self.query_one(ParetoPlot).toggle()
