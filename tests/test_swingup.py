@@ -88,3 +88,17 @@ def test_scores_do_not_depend_on_company_or_threads(swing_out):
     alone = task.score([champ], w, (3, 4), 2, 0, 1).returns[0]
     crowd = task.score(others[:4] + [champ] + others[4:], w, (3, 4), 2, 0, 2).returns[4]
     np.testing.assert_array_equal(alone, crowd)
+
+
+def test_each_episode_is_independent_of_the_lanes_beside_it(swing_out):
+    """18 lanes (padded to 20) with episodes ending at different times give, lane by lane, what each
+    episode gives alone: finished and padding lanes never leak into live ones."""
+    net = read_out(swing_out, 5, 1).network()
+    weights = np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])
+    starts = np.array([[0.0, 0.0, np.pi, 0.0], [2.3, 3.0, np.pi, 0.0], [-1.0, -2.5, 3.0, 1.0]])
+    together, steps = su.rollouts(pack([net]), weights, starts, 1000)
+    assert steps[0] < 18 * 1000  # some episodes ended early
+    for wi, w in enumerate(weights):
+        for r, start in enumerate(starts):
+            alone, _ = su.rollouts(pack([net]), np.array([w]), start[None], 1000)
+            assert together[0, wi, r] == alone[0, 0, 0]

@@ -223,6 +223,10 @@ def test_explore_command_bad_input_is_one_line_and_exit_2(tmp_path: Path, swing_
         assert e.value.code == 2, (args, err)
         assert len(err.splitlines()) == 1 and err.startswith("wann-tui: error: "), (args, err)
         assert out == "", args
+    # --ascii may come before the subcommand: it reaches the explorer (which then wants a terminal)
+    with pytest.raises(SystemExit) as e:
+        main(["--ascii", "explore", str(swing_out)])
+    assert e.value.code == 2 and "the explorer needs a terminal" in capsys.readouterr().err
 
 
 async def test_other_gym_tasks_show_observation_and_action_traces(tmp_path: Path):

@@ -97,14 +97,18 @@ def forward_lanes(vals, acc, base, n, n_in, ptr, idx, act, w, m):
         g = base + j
         k0 = ptr[g]
         k1 = ptr[g + 1]
+        if k1 - k0 == 1:  # most evolved nodes have one source: activate it in place of a copy
+            activate_lanes(act[g], vals[idx[k0]], w, vals[j], m)
+            continue
         if k0 == k1:
             for i in range(m):
                 acc[i] = 0.0
-        else:
+        else:  # ((s0 + s1) + s2) + ...: the same sums as one source at a time
             src = vals[idx[k0]]
+            src1 = vals[idx[k0 + 1]]
             for i in range(m):
-                acc[i] = src[i]
-            for k in range(k0 + 1, k1):
+                acc[i] = src[i] + src1[i]
+            for k in range(k0 + 2, k1):
                 src = vals[idx[k]]
                 for i in range(m):
                     acc[i] += src[i]

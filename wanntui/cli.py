@@ -116,8 +116,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of ``wann-tui``: map errors to one line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     target, prog = app, "wann-tui"
-    if args[:1] == ["explore"]:
-        target, prog, args = explore_app, "wann-tui explore", args[1:]
+    if "explore" in args and set(args[: args.index("explore")]) <= {"--ascii"}:
+        # the subcommand, possibly after the one option both commands share: wann-tui --ascii explore FILE
+        k = args.index("explore")
+        target, prog, args = explore_app, "wann-tui explore", args[:k] + args[k + 1:]
     try:
         rv = target(args=args, standalone_mode=False, prog_name=prog)
     except typer.Exit as e:

@@ -86,6 +86,13 @@ class SwingUpEnv:
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
+def _lane_arrays(n):
+    """Per-lane work arrays (zeroed): accumulator, state, sin/cos, weight, return, episode index."""
+    z = np.zeros
+    return z(n), z(n), z(n), z(n), z(n), z(n), z(n), z(n), z(n), np.zeros(n, dtype=np.int64)
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
 def _reset_lane(start, i, x, xd, th, thd, s, c, total):
     """Lane ``i`` begins an episode at ``start`` = (x, x_dot, theta, theta_dot)."""
     x[i] = start[0]
@@ -162,17 +169,10 @@ def _rollouts_lanes(node_off, ptr, idx, act, n_in, weights, starts, max_steps, l
     max_n = 0
     for p in range(lo, hi):
         max_n = max(max_n, node_off[p + 1] - node_off[p])
-    vals = np.zeros((max_n, n_l))
-    acc = np.empty(n_l)
-    x = np.empty(n_l)
-    xd = np.empty(n_l)
-    th = np.empty(n_l)
-    thd = np.empty(n_l)
-    s = np.empty(n_l)
-    c = np.empty(n_l)
-    w = np.empty(n_l)
-    total = np.empty(n_l)
-    lane = np.empty(n_l, dtype=np.int64)
+    # lanes padded to a multiple of 4: the network pass runs whole SIMD vectors, no scalar tail
+    n_pad = (n_l + 3) // 4 * 4
+    vals = np.zeros((max_n, n_pad))
+    acc, x, xd, th, thd, s, c, w, total, lane = _lane_arrays(n_pad)
     for p in range(lo, hi):
         base = node_off[p]
         n = node_off[p + 1] - base
@@ -187,7 +187,8 @@ def _rollouts_lanes(node_off, ptr, idx, act, n_in, weights, starts, max_steps, l
         live = 0
         while m > 0 and t < max_steps:
             _observe_lanes(vals, x, xd, c, s, thd, m)
-            forward_lanes(vals, acc, base, n, n_in, ptr, idx, act, w, m)
+            # lanes m.. hold finished episodes: computed but never read (each lane is independent)
+            forward_lanes(vals, acc, base, n, n_in, ptr, idx, act, w, (m + 3) // 4 * 4)
             _physics_lanes(vals[n - 1], x, xd, th, thd, s, c, total, m)
             t += 1
             live += m
@@ -240,16 +241,7 @@ def _rollouts_weighted(node_off, ptr, idx, act, n_in, p, edge_w, scale, starts, 
     for i in range(n_l):
         for k in range(n_e):
             ew[k, i] = edge_w[i, k]
-    acc = np.empty(n_l)
-    x = np.empty(n_l)
-    xd = np.empty(n_l)
-    th = np.empty(n_l)
-    thd = np.empty(n_l)
-    s = np.empty(n_l)
-    c = np.empty(n_l)
-    w = np.empty(n_l)
-    total = np.empty(n_l)
-    lane = np.empty(n_l, dtype=np.int64)
+    acc, x, xd, th, thd, s, c, w, total, lane = _lane_arrays(n_l)
     for i in range(n_l):
         _reset_lane(starts[i], i, x, xd, th, thd, s, c, total)
         w[i] = scale[i]
