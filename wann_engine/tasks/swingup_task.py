@@ -12,7 +12,7 @@ from ..netpack import pack
 from . import Scores
 from . import swingup as su
 
-_CHUNK = 2  # networks per work item: small enough to balance threads, large enough to amortise
+_CHUNK = 4  # networks per work item: small enough to balance threads, large enough to amortise
 
 
 class SwingUpTask:
@@ -29,25 +29,21 @@ class SwingUpTask:
 
     def score(self, nets: list[Network], weights: np.ndarray, key: tuple[int, ...], reps: int,
               max_steps: int, threads: int) -> Scores:
+        packed = pack(nets)
         starts = su.initial_states(key, reps)
         steps_cap = min(max_steps or su.T_LIMIT, su.T_LIMIT)
         returns = np.zeros((len(nets), len(weights), reps))
         steps = np.zeros(len(nets), dtype=np.int64)
         threads = threads or os.cpu_count() or 1
         if threads == 1 or len(nets) <= _CHUNK:
-            su.rollouts(pack(nets), weights, starts, steps_cap, 0, len(nets), returns, steps)
-            return Scores(returns, int(steps.sum()))
-        # largest networks first, so that the last chunks, which decide when both threads are done, are small
-        order = np.argsort([-n.n_nodes for n in nets], kind="stable")
-        packed = pack([nets[i] for i in order])
-        pool = self._executor(threads)
-        jobs = [pool.submit(su.rollouts, packed, weights, starts, steps_cap, lo, min(lo + _CHUNK, len(nets)),
-                            returns, steps) for lo in range(0, len(nets), _CHUNK)]
-        for j in jobs:
-            j.result()
-        out = np.empty_like(returns)
-        out[order] = returns
-        return Scores(out, int(steps.sum()))
+            su.rollouts(packed, weights, starts, steps_cap, 0, len(nets), returns, steps)
+        else:
+            pool = self._executor(threads)
+            jobs = [pool.submit(su.rollouts, packed, weights, starts, steps_cap, lo, min(lo + _CHUNK, len(nets)),
+                                returns, steps) for lo in range(0, len(nets), _CHUNK)]
+            for j in jobs:
+                j.result()
+        return Scores(returns, int(steps.sum()))
 
     def _executor(self, threads: int) -> ThreadPoolExecutor:
         if self._pool is None or self._threads != threads:
