@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tui_support import copy_run, last_generation
+from tui_support import copy_run, last_generation, make_app, until
 
 from wanntui import fmt
 from wanntui.app import WannTui
@@ -29,18 +29,6 @@ def runs(tmp_path: Path, recorded: Path) -> Path:
     d.mkdir()
     copy_run(recorded, d)
     return d
-
-
-def make_app(runs: Path, **kw) -> WannTui:
-    return WannTui(runs, tick=0.05, poll=0.02, state_every=0.2, **kw)
-
-
-async def until(pilot, cond, timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 async def open_rec(pilot, app: WannTui) -> RunScreen:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from tui_support import copy_run
+from tui_support import copy_run, make_app, until
 
 from wann_engine.events import effective_generations, read_events
 from wanntui import fmt
@@ -35,18 +34,6 @@ def runs(tmp_path: Path, recorded: Path) -> Path:
 
 def final(run: Path) -> dict:
     return effective_generations(read_events(run / "events.jsonl"))[-1]
-
-
-def make_app(runs: Path, **kw) -> WannTui:
-    return WannTui(runs, tick=0.05, poll=0.02, state_every=0.2, **kw)
-
-
-async def until(pilot, cond, timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 def name_cell(app: WannTui, run: Path) -> str:

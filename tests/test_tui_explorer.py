@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tui_support
 
 from wann_engine import explore, tasks
 from wann_engine.genome import initial_genome
@@ -23,13 +25,7 @@ from wanntui.widgets.digits_view import ClassifyView
 from wanntui.widgets.playback import PlaybackView
 from wanntui.widgets.profile import ProfilePlot
 
-
-async def until(pilot, cond, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
+until = functools.partial(tui_support.until, timeout=15.0)  # explorer scores take longer than console polls
 
 
 def scored(s: ExplorerScreen) -> bool:

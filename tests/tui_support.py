@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -52,3 +53,19 @@ def events(run: Path) -> list[dict]:
 
 def last_generation(run: Path) -> dict:
     return [e for e in events(run) if e["type"] == "generation"][-1]
+
+
+def make_app(runs: Path, **kw):
+    """The console on ``runs`` with fast polling, for Pilot tests (Textual is imported only here)."""
+    from wanntui.app import WannTui
+
+    return WannTui(runs, tick=0.05, poll=0.02, state_every=0.2, **kw)
+
+
+async def until(pilot, cond, timeout: float = 8.0) -> None:
+    """Let the app run until ``cond()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)

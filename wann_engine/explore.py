@@ -178,15 +178,7 @@ def _swingup_trace(node_off, ptr, idx, act, n_in, edge_w, scale, start, max_step
     ew = np.empty((n_e, 1))
     for k in range(n_e):
         ew[k, 0] = edge_w[k]
-    acc = np.empty(1)
-    x = np.empty(1)
-    xd = np.empty(1)
-    th = np.empty(1)
-    thd = np.empty(1)
-    s = np.empty(1)
-    c = np.empty(1)
-    w = np.empty(1)
-    total = np.empty(1)
+    acc, x, xd, th, thd, s, c, w, total, _ = su._lane_arrays(1)
     su._reset_lane(start, 0, x, xd, th, thd, s, c, total)
     w[0] = scale
     t = 0
@@ -406,23 +398,19 @@ class Explorer:
         return np.concatenate([self.task.accuracy(self.net, ws[i:i + chunk], "test").accuracy
                                for i in range(0, len(ws), chunk)])
 
-    def _predictions(self, w: float, off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted class (-1 for NaN outputs) and log-probabilities of every test image."""
+    def _outputs(self, w: float, off: np.ndarray) -> np.ndarray:
+        """The network's outputs for every test image at this setting."""
         from .protocol import weighted_outputs
-        from .tasks.classify import LOGIT_CLIP, outputs
+        from .tasks.classify import outputs
 
         X, _ = self.task.data("test")
-        out = weighted_outputs(self.net, X, w + off) if off.any() else outputs(self.net, np.array([w]), X)[0]
-        z = np.clip(out, -LOGIT_CLIP, LOGIT_CLIP)
-        bad = np.isnan(z).any(-1)
-        z = np.where(np.isnan(z), 0.0, z)
-        logp = z - z.max(-1, keepdims=True)
-        logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
-        return np.where(bad, -1, np.argmax(z, -1)), np.where(bad[:, None], -np.inf, logp)
+        return weighted_outputs(self.net, X, w + off) if off.any() else outputs(self.net, np.array([w]), X)[0]
 
     def _accuracy(self, w: float, off: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        from .tasks.classify import predictions
+
         _, y = self.task.data("test")
-        pred, _ = self._predictions(w, off)
+        pred = predictions(self._outputs(w, off))[0]
         ok = pred == y
         counts = np.maximum(np.bincount(y, minlength=10), 1)
         return float(ok.mean()), np.bincount(y[ok], minlength=10) / counts, pred
@@ -439,15 +427,10 @@ class Explorer:
         if not off.any():
             e = self.task.accuracy(self.net, np.asarray(STANDARD_WEIGHTS), "test")
             ens, ens_pd = e.ensemble, e.ensemble_per_digit
-        else:  # the vote of classify.accuracy: majority, ties to the higher mean probability
-            votes = np.zeros((len(y), 10))
-            probs = np.zeros((len(y), 10))
-            for sw in STANDARD_WEIGHTS:
-                p, logp = self._predictions(sw, off)
-                ok = p >= 0
-                votes[np.flatnonzero(ok), p[ok]] += 1.0
-                probs += np.exp(logp)
-            hit = np.argmax(votes + 0.5 * probs / len(STANDARD_WEIGHTS), -1) == y
+        else:  # the vote of classify.accuracy, each weight with the offsets
+            from .tasks.classify import predictions, vote
+
+            hit = vote(*predictions(np.stack([self._outputs(sw, off) for sw in STANDARD_WEIGHTS]))) == y
             ens, ens_pd = float(hit.mean()), np.bincount(y[hit], minlength=10) / counts
         side = int(round(np.sqrt(X.shape[1])))
         bad = np.flatnonzero(pred != y)
