@@ -33,6 +33,12 @@ def test_kernel_math_is_accurate():
             assert (np.abs(out - ref) <= tol).all()
 
 
+def test_kernel_polynomials_are_the_derived_ones():
+    derived = kmath.polynomial_coefficients()
+    for name, coeffs in derived.items():
+        assert coeffs == [getattr(kmath, f"{name}{i}") for i in range(len(coeffs))], name
+
+
 def _numpy_rollout(net, w, starts, steps):
     env = su.SwingUpEnv()
     obs = env.reset(starts)
