@@ -452,24 +452,24 @@ class Accuracy:
                 "ensemble_per_digit": self.ensemble_per_digit.tolist()}
 
 
-def predictions(out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Outputs (..., 10) -> predicted class (-1 for a row with NaN), log-softmax, and the NaN-row mask."""
+def predictions(out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs (..., 10) -> predicted class (-1 for a row with NaN) and log-softmax."""
     z = np.clip(out, -LOGIT_CLIP, LOGIT_CLIP)
     bad = np.isnan(z).any(-1)
     z = np.where(np.isnan(z), 0.0, z)
     logp = z - z.max(-1, keepdims=True)
     logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
-    return np.where(bad, -1, np.argmax(z, -1)), logp, bad
+    return np.where(bad, -1, np.argmax(z, -1)), logp
 
 
-def vote(pred: np.ndarray, logp: np.ndarray, bad: np.ndarray) -> np.ndarray:
+def vote(pred: np.ndarray, logp: np.ndarray) -> np.ndarray:
     """The ensemble's class per row from (W, N) predictions: majority over the weights, ties to the
-    higher mean softmax probability."""
+    higher mean softmax probability (rows predicted -1 take no part)."""
     votes = np.zeros((pred.shape[1], N_CLASSES))
     for pw in pred:
         ok = pw >= 0
         votes[np.flatnonzero(ok), pw[ok]] += 1.0
-    probs = np.where(bad[..., None], 0.0, np.exp(logp)).mean(0)  # < 1: only breaks ties between votes
+    probs = np.where(pred[..., None] < 0, 0.0, np.exp(logp)).mean(0)  # < 1: only breaks ties between votes
     return np.argmax(votes + 0.5 * probs, -1)
 
 
@@ -480,14 +480,14 @@ def accuracy(net: Network | Genome, task: str = "mnist256", weights: Any = STAND
         net = net.network()
     X, y = dataset(task, split, data_dir)
     w = np.asarray(weights, dtype=np.float64).ravel()
-    pred, logp, bad = predictions(outputs(net, w, X))  # (W, N): a NaN row counts as wrong
+    pred, logp = predictions(outputs(net, w, X))  # (W, N): a NaN row (-1) counts as wrong
     n = len(y)
     lp = np.take_along_axis(logp, np.broadcast_to(y[None, :, None], (len(w), n, 1)), 2)[..., 0]
-    lp = np.where(bad, LOGP_NAN, lp)
+    lp = np.where(pred < 0, LOGP_NAN, lp)
     correct = pred == y[None, :]
     counts = np.bincount(y, minlength=N_CLASSES).astype(np.float64)
     per_digit = np.stack([np.bincount(y[c], minlength=N_CLASSES) for c in correct]) / np.maximum(counts, 1)
-    ens_ok = vote(pred, logp, bad) == y
+    ens_ok = vote(pred, logp) == y
     return Accuracy(task, split, n, w, correct.mean(1), per_digit, lp.mean(1), float(ens_ok.mean()),
                     np.bincount(y[ens_ok], minlength=N_CLASSES) / np.maximum(counts, 1))
 

@@ -86,6 +86,12 @@ class SwingUpEnv:
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
+def _whole_vectors(m):
+    """``m`` lanes rounded up to whole 4-wide SIMD vectors: the network pass has no scalar tail."""
+    return (m + 3) // 4 * 4
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
 def _lane_arrays(n):
     """Per-lane work arrays (zeroed): accumulator, state, sin/cos, weight, return, episode index."""
     z = np.zeros
@@ -169,8 +175,7 @@ def _rollouts_lanes(node_off, ptr, idx, act, n_in, weights, starts, max_steps, l
     max_n = 0
     for p in range(lo, hi):
         max_n = max(max_n, node_off[p + 1] - node_off[p])
-    # lanes padded to a multiple of 4: the network pass runs whole SIMD vectors, no scalar tail
-    n_pad = (n_l + 3) // 4 * 4
+    n_pad = _whole_vectors(n_l)
     vals = np.zeros((max_n, n_pad))
     acc, x, xd, th, thd, s, c, w, total, lane = _lane_arrays(n_pad)
     for p in range(lo, hi):
@@ -188,7 +193,7 @@ def _rollouts_lanes(node_off, ptr, idx, act, n_in, weights, starts, max_steps, l
         while m > 0 and t < max_steps:
             _observe_lanes(vals, x, xd, c, s, thd, m)
             # lanes m.. hold finished episodes: computed but never read (each lane is independent)
-            forward_lanes(vals, acc, base, n, n_in, ptr, idx, act, w, (m + 3) // 4 * 4)
+            forward_lanes(vals, acc, base, n, n_in, ptr, idx, act, w, _whole_vectors(m))
             _physics_lanes(vals[n - 1], x, xd, th, thd, s, c, total, m)
             t += 1
             live += m
