@@ -22,8 +22,7 @@ from wann_engine.genome import Genome, initial_genome
 from wann_engine.netfile import read_any, read_out
 from wann_engine.netpack import pack
 from wann_engine.ranking import rank
-from wann_engine.runner import Runner, open_new
-from wann_engine.tasks import get
+from wann_engine.runner import Session
 from wann_engine.tasks import swingup as su
 from wann_engine.variation import Innovations, mutate
 
@@ -103,10 +102,8 @@ def bench_generations(threads: int, gens: int) -> dict[str, float]:
     """A real run (events, champion files, checkpoint every generation) from generation 0; later
     generations have bigger networks, so the figures are for the first ``gens`` generations."""
     cfg = Config.from_dict({**preset("swingup").to_dict(), "threads": threads, "maxGen": gens})
-    task = get("swingup")
-    with tempfile.TemporaryDirectory() as d:
-        path, lock, search = open_new(Path(d), "bench", cfg, task)
-        runner = Runner(path, cfg, task, search)
+    with tempfile.TemporaryDirectory() as d, Session.create(Path(d), "bench", cfg) as session:
+        runner = session.runner
         gen_times, eval_times, ckpt_times = [], [], []
         for _ in range(gens):
             t0 = time.perf_counter()
@@ -117,8 +114,6 @@ def bench_generations(threads: int, gens: int) -> dict[str, float]:
             gen_times.append((t2 - t0) * 1e3)
             eval_times.append(ev["eval_time"] * 1e3)
             ckpt_times.append((t2 - t1) * 1e3)
-        runner.close()
-        lock.release()
     return {"gen_ms": statistics.median(gen_times), "eval_ms": statistics.median(eval_times),
             "other_ms": statistics.median(
                 [g - e - c for g, e, c in zip(gen_times, eval_times, ckpt_times, strict=True)]),

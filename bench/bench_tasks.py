@@ -1,8 +1,11 @@
-"""Task throughput: BipedalWalker raw env steps/s vs the search's steps/s, and MNIST full-set passes.
+"""Task throughput: BipedalWalker raw env steps/s vs the search's steps/s, MNIST full-set passes, and the
+per-generation cost of the ``mnist256`` preset (960 networks x 6 weights x one 1000-image batch) at about
+128, 512 and 2,000 connections per network, with 1 and 2 threads.
 
-    .venv/bin/python bench/bench_tasks.py [--repeats 3] [--skip-biped] [--skip-mnist]
+    .venv/bin/python bench/bench_tasks.py [--repeats 3] [--skip-biped] [--skip-mnist] [--skip-generation]
+    .venv/bin/python bench/bench_tasks.py --only-generation [--sizes 128,512,2000] [--pop 960] [--float64]
 
-Prints medians over the repeats. The machine may be shared: the figures are wall-clock.
+Prints medians over the repeats. The machine may be shared: the figures are wall-clock (CPU seconds beside them).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 
 from wann_engine.activations import CLASSIFY_HIDDEN, RL_HIDDEN
 from wann_engine.config import STANDARD_WEIGHTS
-from wann_engine.genome import initial_genome
+from wann_engine.genome import HIDDEN, Genome, initial_genome
 from wann_engine.tasks import get
 from wann_engine.tasks.classify import dataset, outputs
 from wann_engine.variation import Innovations, mutate
@@ -133,12 +136,126 @@ def bench_mnist(repeats: int) -> None:
           f"{med:.3f} s wall, {cpu:.3f} s CPU ({cpu / 64 * 1e3:.2f} ms CPU per network)")
 
 
+def grown_genome(g: Genome, target: int, rng: np.random.Generator, h_act, hidden_share: float = 0.4) -> Genome:
+    """``g`` grown to about ``target`` enabled connections the way the search grows networks: hidden nodes
+    split enabled connections (a -> h -> b, the old one disabled), then feed-forward connections are added
+    between random positions (sources: bias, inputs, hidden; destinations: hidden, outputs)."""
+    g = g.copy()
+    have = int(g.conn_on.sum())
+    n_new_hidden = max(0, int((target - have) * hidden_share))
+    ids, types, acts = list(g.node_id), list(g.node_type), list(g.node_act)
+    innov, src, dst, on = list(g.conn_innov), list(g.conn_src), list(g.conn_dst), list(g.conn_on)
+    nid, iid = max(ids) + 1, max(innov) + 1
+    for _ in range(n_new_hidden):
+        live = [i for i in range(len(on)) if on[i]]
+        c = live[int(rng.integers(len(live)))]
+        on[c] = False
+        ids.append(nid)
+        types.append(HIDDEN)
+        acts.append(h_act[int(rng.integers(len(h_act)))])
+        innov += [iid, iid + 1]
+        src += [src[c], nid]
+        dst += [nid, dst[c]]
+        on += [True, True]
+        nid, iid = nid + 1, iid + 2
+    g = Genome(np.array(ids, np.int64), np.array(types, np.int8), np.array(acts, np.int8), np.array(innov, np.int64),
+               np.array(src, np.int64), np.array(dst, np.int64), np.array(on, bool))
+    net = g.network()
+    first_out = net.n_nodes - net.n_out
+    pairs = {(int(a), int(b)) for a, b in zip(g.conn_src, g.conn_dst, strict=True)}
+    new = []
+    while len(new) < target - net.n_conns:
+        d = int(rng.integers(net.n_in + 1, net.n_nodes))
+        sp = int(rng.integers(0, min(d, first_out)))
+        pair = (int(net.node_ids[sp]), int(net.node_ids[d]))
+        if pair not in pairs:
+            pairs.add(pair)
+            new.append(pair)
+    if new:
+        a = np.array(new, np.int64)
+        g = Genome(g.node_id, g.node_type, g.node_act, np.concatenate([g.conn_innov, iid + np.arange(len(a))]),
+                   np.concatenate([g.conn_src, a[:, 0]]), np.concatenate([g.conn_dst, a[:, 1]]),
+                   np.concatenate([g.conn_on, np.ones(len(a), bool)]))
+    return g
+
+
+def preset_population(target: int, count: int = 960, seed: int = 0) -> list:
+    """The ``mnist256`` preset's initial population (256 inputs, 10 outputs, 5 % of connections enabled:
+    about 128), grown to about ``target`` connections per network when ``target`` is larger."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        g = initial_genome(256, 10, rng, 0.05)
+        out.append((grown_genome(g, target, rng, CLASSIFY_HIDDEN) if target > 140 else g).network())
+    return out
+
+
+def _float64_score(nets, weights, key, threads):
+    """The float64 reference of the search's pass (same layout, double precision), one thread."""
+    from wann_engine.netpack import pack
+    from wann_engine.tasks.classify_data import batch_rows
+    from wann_engine.tasks.classify_kernels import CHUNK, _mean_logp_shared, batch_inputs
+
+    X, y = dataset("mnist256", "train")
+    p = pack(nets)
+    xs, yb = batch_inputs(X, y, batch_rows(key, 1, len(X)))
+    out = np.zeros((len(nets), len(weights), 1))
+    _mean_logp_shared(p.node_off, p.ptr, p.idx, p.act, p.n_in, p.n_out, xs, yb, weights, CHUNK, 0, len(nets), out)
+    return out
+
+
+def bench_generation(repeats: int, sizes: list[int], pop: int, float64: bool = False) -> None:
+    """Per-generation cost of the mnist256 preset's scoring (one 1000-image batch, 6 weights) by network size;
+    ``float64``: also the double-precision reference pass (1 thread) and the largest fitness difference."""
+    print(f"== mnist256 generation: {pop} networks x 6 weights x 1000 images ==")
+    task = get("mnist256")
+    weights = np.asarray(STANDARD_WEIGHTS)
+    task.score(preset_population(128, 2), weights, (0, 0), 1, 0, 1)  # compile and load outside the timing
+    if float64:
+        _float64_score(preset_population(128, 2), weights, (0, 0), 1)
+    for size in sizes:
+        nets = preset_population(size, pop, seed=size)
+        conns = np.median([n.n_conns for n in nets])
+        hidden = np.median([n.n_nodes - 267 for n in nets])
+        runs = [("float32", t, task.score) for t in (1, 2)] + ([("float64", 1, None)] if float64 else [])
+        for prec, threads, _ in runs:
+            times, cpus = [], []
+            for r in range(repeats):
+                t0, c0 = time.perf_counter(), time.process_time()
+                if prec == "float32":
+                    task.score(nets, weights, (1, r), 1, 0, threads)
+                else:
+                    _float64_score(nets, weights, (1, r), threads)
+                times.append(time.perf_counter() - t0)
+                cpus.append(time.process_time() - c0)
+            med, cpu = statistics.median(times), statistics.median(cpus)
+            print(f"median {conns:5.0f} conns, {hidden:4.0f} hidden, {prec}, {threads} thread(s): {med:7.3f} s per "
+                  f"generation wall ({', '.join(f'{t:.3f}' for t in times)}), {cpu:7.3f} s CPU", flush=True)
+        if float64:
+            a, b = task.score(nets, weights, (1, 0), 1, 0, 2).returns, _float64_score(nets, weights, (1, 0), 1)
+            rel = np.abs(a - b) / np.maximum(1.0, np.abs(b))
+            ra, rb = np.argsort(-a.mean((1, 2)), kind="stable"), np.argsort(-b.mean((1, 2)), kind="stable")
+            top = len(nets) // 5
+            print(f"  float32 vs float64 fitness: max |d| / max(1, |f|) = {rel.max():.1e}, median |d| = "
+                  f"{np.median(np.abs(a - b)):.1e}, same ranking: {np.array_equal(ra, rb)}, same top fifth: "
+                  f"{set(ra[:top]) == set(rb[:top])}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-biped", action="store_true")
     ap.add_argument("--skip-mnist", action="store_true")
+    ap.add_argument("--skip-generation", action="store_true")
+    ap.add_argument("--only-generation", action="store_true", help="only the mnist256 per-generation cost")
+    ap.add_argument("--sizes", default="128,512,2000", help="connections per network for the generation cost")
+    ap.add_argument("--pop", type=int, default=960)
+    ap.add_argument("--float64", action="store_true", help="also time the float64 reference pass")
     args = ap.parse_args()
+    if not args.skip_generation:
+        bench_generation(args.repeats, [int(x) for x in args.sizes.split(",")], args.pop, args.float64)
+    if args.only_generation:
+        return
     if not args.skip_mnist:
         bench_mnist(args.repeats)
     if not args.skip_biped:

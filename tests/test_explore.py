@@ -12,6 +12,8 @@ from wann_engine import explore, tasks
 from wann_engine.genome import initial_genome
 from wann_engine.netfile import write_json
 from wann_engine.protocol import load_tuned
+from wann_engine.tasks.gym_task import WalkerFrame
+from wann_engine.tasks.swingup_task import CartFrame
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def test_swingup_frames_earn_the_kernels_return(swing: explore.Explorer):
             assert np.isclose(sum(f.reward for f in frames), s.returns[episode])
             assert all(abs(f.x) <= f.x_limit + 0.1 for f in frames)
     start = frames[0]
-    assert isinstance(start, explore.CartFrame) and abs(start.theta - np.pi) < 1.0  # hanging at the start
+    assert isinstance(start, CartFrame) and abs(start.theta - np.pi) < 1.0  # hanging at the start
 
 
 def test_offsets_have_the_right_shape(swing: explore.Explorer):
@@ -109,7 +111,7 @@ def test_biped_frames_hold_the_box2d_bodies():
     ex = _random("biped")
     frames = list(itertools.islice(ex.frames(1.0, None, 0), 6))
     f = frames[-1]
-    assert isinstance(f, explore.WalkerFrame) and f.step == 5
+    assert isinstance(f, WalkerFrame) and f.step == 5
     assert len(f.polygons) == 5 and all(p.shape[1] == 2 for p in f.polygons)  # hull + 4 leg segments
     assert len(f.terrain) > 10 and f.terrain[0, 0] == 0.0
     assert abs(f.polygons[0][:, 0].mean() - f.hull_x) < 1.0
@@ -140,7 +142,7 @@ def test_open_run_reads_the_runs_task_and_champion(tmp_path: Path, swing_out: Pa
     task = tasks.get("swingup")
     write_json(read_any(swing_out, 5, 1), run / "champion.json", task)
     ex = explore.open_run(run)
-    assert ex.kind == "swingup" and ex.net.n_conns == 52
+    assert ex.task.name == "swingup" and ex.net.n_conns == 52
     assert explore.save_path(ex.subject.file) == run / "champion.explore1.tuned.json"
     with pytest.raises(explore.ExploreError):
         explore.open_run(tmp_path)

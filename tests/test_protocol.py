@@ -11,6 +11,7 @@ from wann_engine import protocol as P
 from wann_engine.activations import apply
 from wann_engine.netfile import NetworkFileError, read_out
 from wann_engine.netpack import pack
+from wann_engine.tasks import get
 from wann_engine.tasks import swingup as su
 
 
@@ -95,7 +96,7 @@ def test_protocol_on_the_swing_champion(swing_out, tmp_path):
     t = P.load_tuned(tuned)
     net = t.genome.network()
     assert net.n_conns == 52 and np.array_equal(t.weights, j["finetune"]["weights"])
-    again = P.SwingUpScorer(net).weighted(np.broadcast_to(t.weights, (10, 52)), (0,), np.arange(10))
+    again = get("swingup").scorer(net).weighted(np.broadcast_to(t.weights, (10, 52)), (0,), np.arange(10))
     assert again.tolist() == c["tuned_individual"]["scores"]
     # ... and through the command: the saved weights are one more row
     p = engine("protocol", str(tuned), "--trials", "10", "--sweep", "3", "--finetune-gens", "0", "--out",
@@ -141,16 +142,17 @@ def test_bad_input_gives_one_line_and_exit_2(swing_out, tmp_path, args, message)
 
 def test_classification_weighted_outputs_match_the_task_kernel():
     from wann_engine.genome import initial_genome
+    from wann_engine.netpack import weighted_outputs
     from wann_engine.tasks import get
-    from wann_engine.tasks.classify import outputs
+    from wann_engine.tasks.classify import outputs, weighted_accuracy
 
     task = get("digits")
     net = initial_genome(64, 10, np.random.default_rng(0), 0.3).network()
     X, y = task.data("test")
     for w in (-1.5, 0.5):
-        mine = P.weighted_outputs(net, X, np.full(net.n_conns, w))
+        mine = weighted_outputs(net, X, np.full(net.n_conns, w))
         np.testing.assert_allclose(mine, outputs(net, np.array([w]), X)[0], rtol=1e-12, atol=1e-12)
-        acc, _ = P._test_accuracy(net, X, y, np.full(net.n_conns, w))
+        acc, _ = weighted_accuracy(net, X, y, np.full(net.n_conns, w))
         assert acc == pytest.approx(task.accuracy(net, [w], "test").accuracy[0])
     res = P.classification_protocol(task, net, trials=3, sweep=5, finetune_gens=2, finetune_pop=4)
     assert set(P.CONDITIONS) <= set(res.conditions) and res.metric == "test accuracy"

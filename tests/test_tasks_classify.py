@@ -147,7 +147,7 @@ def test_digits_scores_are_mean_log_probabilities_and_deterministic():
     for p in (0, 5):
         for wi in (0, 4):
             ref = reference_logp(nets[p], x[rows[1]], y[rows[1]], W[wi])
-            assert sc.returns[p, wi, 1] == pytest.approx(ref, rel=1e-10)
+            assert sc.returns[p, wi, 1] == pytest.approx(ref, rel=1e-5)  # the search's pass is float32
     alone = task.score(nets[2:3], W, (3, 4), 2, 0, 1)
     assert np.array_equal(alone.returns[0], sc.returns[2])
     threaded = task.score(nets * 3, W, (3, 4), 2, 0, 2)
@@ -204,7 +204,7 @@ def test_mnist256_task_scores_a_population():
     assert sc.returns.shape == (3, 6, 1) and np.isfinite(sc.returns).all()
     x, y = task.data()
     rows = cl.batch_rows((1, 1), 1, len(x))[0]
-    assert sc.returns[1, 2, 0] == pytest.approx(reference_logp(nets[1], x[rows], y[rows], W[2]), rel=1e-10)
+    assert sc.returns[1, 2, 0] == pytest.approx(reference_logp(nets[1], x[rows], y[rows], W[2]), rel=1e-5)
 
 
 def test_unknown_classification_task():

@@ -1,6 +1,6 @@
 """``wann-engine export``: a network as Graphviz DOT, the original ``.out`` matrix, or ``.npz`` + a numpy forward.
 
-Registered on the app of ``wann_engine.cli`` (imported at the end of that module).
+Registered on the app of ``wann_engine.cli_common`` (``wann_engine.cli`` imports this module).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from .cli import EXIT_OK, UserError, app
+from .cli_common import UserError, app
+from .exits import Exit
 
 
 @app.command()
@@ -46,7 +47,7 @@ def export(
             if fmt == "npz":
                 raise UserError("-o -: an npz cannot go to stdout; name a file")
             sys.stdout.write(render(ch, fmt).decode())
-            return EXIT_OK
+            return Exit.OK
         out = output if output is not None else default_output(file, fmt)
         written = write_export(ch, fmt, out, force=force)
     except ExportError as e:
@@ -56,4 +57,4 @@ def export(
     for extra in written:
         if extra != out:
             print(f"{extra}  (numpy forward pass: load, forward)")
-    return EXIT_OK
+    return Exit.OK

@@ -1,6 +1,6 @@
 """``wann-engine protocol``: the paper's four weight conditions and the performance profile of a network file.
 
-Registered on the app of ``wann_engine.cli`` (imported at the end of that module).
+Registered on the app of ``wann_engine.cli_common`` (``wann_engine.cli`` imports this module).
 """
 
 from __future__ import annotations
@@ -12,14 +12,17 @@ from typing import Annotated
 
 import typer
 
-from . import tasks
-from .cli import EXIT_OK, UserError, app
+from . import limits
+from .cli_common import UserError, app
+from .exits import Exit
 
 
 @app.command()
 def protocol(
-    file: Annotated[Path, typer.Argument(help="Network file: project JSON, original .out, or a tuned-weights file")],
-    task: Annotated[str, typer.Option(help="Task the network was made for")] = "swingup",
+    file: Annotated[Path, typer.Argument(
+        help="Network: project JSON, original .out, tuned weights, or a run directory (its champion)")],
+    task: Annotated[str | None, typer.Option(
+        help="Task to run it on (default: the file's own; swingup for an .out outside a run)")] = None,
     trials: Annotated[int, typer.Option(help="Trials per condition and per weight of the sweep")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the trials, random weights and fine-tuning")] = 0,
     sweep: Annotated[int, typer.Option(help="Shared weights in the sweep over [-2, 2]")] = 81,
@@ -36,28 +39,36 @@ def protocol(
 ) -> int:
     """The paper's evaluation: random individual, random shared, tuned shared and tuned individual weights,
     mean ± std over seeded trials, and the performance profile (mean ± std per shared weight)."""
-    if trials < 1:
-        raise UserError("--trials must be at least 1")
-    if sweep < 2:
-        raise UserError("--sweep must be at least 2")
+    try:
+        limits.check_episodes(trials, "--trials")
+        limits.check_count(sweep, "--sweep", 2)
+        limits.check_episodes(trials, "--trials", sweep + 3, "episodes (trials x (sweep + 3))")
+        limits.check_seed(seed)
+        limits.check_threads(threads)
+    except limits.LimitError as e:
+        raise UserError(str(e)) from None
     if finetune_gens < 0:
         raise UserError("--finetune-gens must be 0 or more")
     if finetune_episodes < 0:
         raise UserError("--finetune-episodes must be 0 or more")
     if finetune_pop < 2:
         raise UserError("--finetune-pop must be at least 2")
+    try:
+        limits.check_episodes(finetune_gens or 1, "--finetune-gens", 1, "generations")
+        limits.check_episodes(finetune_episodes or 1, "--finetune-episodes", finetune_pop, "episodes per generation")
+    except limits.LimitError as e:
+        raise UserError(str(e)) from None
     if not (math.isfinite(sigma) and sigma > 0):
         raise UserError("--sigma must be a positive number")
     if out is not None and out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: not a folder")
-    if not file.is_file():
+    if not file.exists():
         raise UserError(f"{file}: no such file")
     from . import protocol as P
     from .events import encode
 
-    t = tasks.get(task)
     say = (lambda m: print(f"protocol: {m}", file=sys.stderr, flush=True)) if sys.stderr.isatty() else None
-    res, genome = P.evaluate_file(file, t, trials=trials, seed=seed, sweep=sweep, finetune_gens=finetune_gens,
+    res, genome, t = P.evaluate_file(file, task, trials=trials, seed=seed, sweep=sweep, finetune_gens=finetune_gens,
                                   finetune_episodes=finetune_episodes or None, finetune_pop=finetune_pop, sigma0=sigma,
                                   threads=threads, progress=say)
     if out is not None:
@@ -86,4 +97,4 @@ def protocol(
         sys.stdout.write(encode(res.to_dict()).decode() + "\n")
     else:
         print(P.format_table(res, profile_rows))
-    return EXIT_OK
+    return Exit.OK

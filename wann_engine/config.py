@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 STANDARD_WEIGHTS = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class ConfigError(ValueError):
@@ -36,7 +38,7 @@ class Config:
     select_eliteRatio: float = 0.2
     select_tournSize: int = 16
     save_mod: int = 8
-    bestReps: int = 20
+    bestReps: int = 20  # read so that the original's configs load; re-tests use retest_top / retest_reps
     # --- this project's options ---
     seed: int = 0
     weights: tuple[float, ...] = STANDARD_WEIGHTS
@@ -47,9 +49,17 @@ class Config:
     checkpoint_seconds: float = 10.0
     workers: int = 1
     threads: int = 0  # evaluation threads in one process; 0 = all cores
-    tourn_original: bool = False  # best of two tournaments, as the original code did
+    # the original's tournament: two of select_tournSize/2 (the presets' sizes are the original's doubled), the
+    # better winner is the parent; the same best-of-select_tournSize pressure as the default single tournament
+    tourn_original: bool = False
     crowding_original: bool = False  # the original's crowding-distance normalisation
     keep_disabled_hidden: bool = False  # the original's disabled hidden->hidden bug
+    # The honest champion: each generation the retest_top best raw means of the first Pareto front are scored
+    # again on retest_reps fresh episodes per shared weight (episode seeds disjoint from the search's); the
+    # champion is the best re-tested network, its score that re-test. 0 = no re-test: the champion is the best
+    # raw (alg_nReps-episode) mean, as in the original. Re-tests never change the search itself.
+    retest_top: int = 2
+    retest_reps: int = 20
     # BipedalWalker: True = gymnasium's score (-100 when the hull falls or the walker leaves the left edge);
     # False = no fall penalty, as the original WANN code scored it (that step earns its shaping reward instead)
     biped_fall_penalty: bool = True
@@ -70,6 +80,8 @@ class Config:
         need(sum(probs) > 0, "prob_mutAct", "the four mutation weights must not all be 0")
         need(self.select_cullRatio < 1.0, "select_cullRatio", "must leave at least one parent")
         need(self.select_tournSize >= 1, "select_tournSize", "must be at least 1")
+        need(not self.tourn_original or self.select_tournSize % 2 == 0, "select_tournSize",
+             "must be even with tourn_original=true (two tournaments of half the size each)")
         need(self.save_mod >= 1, "save_mod", "must be at least 1")
         need(len(self.weights) >= 1, "weights", "needs at least one shared weight")
         need(all(math.isfinite(w) for w in self.weights), "weights", "must be finite numbers")
@@ -80,6 +92,8 @@ class Config:
         need(self.checkpoint_seconds > 0, "checkpoint_seconds", "must be > 0")
         need(self.workers >= 1, "workers", "must be at least 1")
         need(self.threads >= 0, "threads", "must be >= 0")
+        need(self.retest_top >= 0, "retest_top", "must be >= 0 (0 = no re-test)")
+        need(self.retest_reps >= 1, "retest_reps", "must be at least 1")
         need(0 <= self.seed < 2**63, "seed", "must be a non-negative integer")
         return self
 
@@ -91,6 +105,8 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config is a JSON object of key: value pairs, not {_kind(d)}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -123,9 +139,9 @@ def _coerce(key: str, v: Any) -> Any:
         if t == "int":
             if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
                 raise ValueError
-            return int(v)
+            return _int64(key, int(v))
         if t == "float":
-            if isinstance(v, bool):
+            if isinstance(v, bool) or isinstance(v, (list, dict, tuple)):
                 raise ValueError
             return float(v)
         if t == "bool":
@@ -137,19 +153,43 @@ def _coerce(key: str, v: Any) -> Any:
                 raise ValueError
             return v
         if t == "tuple[float, ...]":
+            if isinstance(v, str) or any(isinstance(x, bool) for x in v):
+                raise ValueError
             return tuple(float(x) for x in v)
         if t == "tuple[int, ...]":
-            return tuple(int(x) for x in v)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}={v!r}: expected {t}") from None
+            if isinstance(v, str) or any(isinstance(x, bool) or (isinstance(x, float) and not x.is_integer())
+                                         for x in v):
+                raise ValueError
+            return tuple(_int64(key, int(x)) for x in v)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{key}={_short(v)}: expected {t}") from None
     raise ConfigError(f"{key}: unsupported type {t}")
+
+
+def _int64(key: str, v: int) -> int:
+    """Every integer option ends up in numpy arrays or C code: past int64 is a clear error, not a crash."""
+    if not INT64_MIN <= v <= INT64_MAX:
+        raise ConfigError(f"{key}={_short(v)}: out of range (at most {INT64_MAX})")
+    return v
+
+
+def _kind(v: Any) -> str:
+    return {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(v), "a number")
+
+
+def _short(v: Any) -> str:
+    """A value for a message: long ones (a 300-digit number) cut to one readable piece."""
+    text = repr(v)
+    return text if len(text) <= 40 else text[:30] + f"... ({len(text)} characters)"
 
 
 def _parse_text(key: str, text: str) -> Any:
     t = _TYPES[key]
     try:
         if t == "int":
-            return int(text)
+            return _int64(key, int(text))
         if t == "float":
             return float(text)
         if t == "bool":
@@ -162,9 +202,16 @@ def _parse_text(key: str, text: str) -> Any:
         if t.startswith("tuple"):
             items = [x for x in text.replace("[", "").replace("]", "").split(",") if x.strip()]
             return [float(x) if "float" in t else int(x) for x in items]
+    except ConfigError:
+        raise
     except ValueError:
-        raise ConfigError(f"{key}={text!r}: expected {t}") from None
+        raise ConfigError(f"{key}={_short(text)}: expected {t}") from None
     return text
+
+
+#: Options whose default is not what a run saved before the option existed did: a saved ``config.json``
+#: without the key is read with this value (``rundir.read_config``), so an older run resumes as it ran.
+OLDER_RUNS: dict[str, Any] = {"retest_top": 0}
 
 
 #: Task presets: the original p/*.json values, with plain tournaments of twice the size.
@@ -179,11 +226,34 @@ PRESETS: dict[str, dict[str, Any]] = {
                      select_eliteRatio=0.2, select_tournSize=64, h_act=(1, 3, 4, 5, 6, 7, 8, 9, 10)),
     "digits": dict(task="digits", maxGen=4096, popSize=960, alg_nReps=1, prob_initEnable=0.05,
                    select_eliteRatio=0.2, select_tournSize=64, h_act=(1, 3, 4, 5, 6, 7, 8, 9, 10)),
+    "carracing": dict(task="carracing", maxGen=1024, popSize=64, alg_nReps=2, prob_initEnable=0.5,
+                      select_eliteRatio=0.2, select_tournSize=16),  # the original vaeRacer
 }
 
 
 def preset(name: str) -> Config:
     if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+        from .tasks import did_you_mean
+
+        raise ConfigError(f"unknown preset {name!r}{did_you_mean(name, PRESETS)} (known: {', '.join(PRESETS)})")
     return Config.from_dict(dict(PRESETS[name]))
 
+
+
+def for_run(task: str = "swingup", pop: int | None = None, gens: int | None = None, seed: int = 0,
+            workers: int = 1, threads: int = 0, overrides: Sequence[str] = (), base: Config | None = None) -> Config:
+    """The configuration of a new run, checked: ``base`` (a config file) or the task's preset (a bare
+    ``{"task": task}`` for other tasks), then the options, then the ``key=value`` overrides.
+
+    The one place where a run's options are resolved and validated: ``wann-engine run``, the console's
+    new-run form and ``wann-tui --batch`` (through ``control.LaunchSpec``) all come here.
+    """
+    if base is None:
+        base = preset(task) if task in PRESETS else Config.from_dict({"task": task})
+    d = base.to_dict()
+    if pop is not None:
+        d["popSize"] = pop
+    if gens is not None:
+        d["maxGen"] = gens
+    d.update(seed=seed, workers=workers, threads=threads)
+    return Config.from_dict(d).with_overrides(list(overrides))

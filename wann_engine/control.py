@@ -3,78 +3,184 @@
 Requests go through ``control.json`` in the run directory: it holds the wanted
 state (``run``, ``pause`` or ``stop``), which the engine reads at every
 generation boundary (and several times a second while paused). Signals work too:
-SIGTERM/SIGINT stop gracefully, SIGUSR1 pauses, SIGUSR2 continues.
+SIGTERM/SIGINT stop gracefully, SIGUSR1 pauses, SIGUSR2 continues. Requests and
+kills are made only to a run whose engine is running (``NotRunning`` otherwise),
+and a kill only to the process holding the run's lock on this machine.
 
-``launch``/``resume`` start an engine detached from the caller (new session,
-stdin from /dev/null, output to ``engine.log``), so closing the console or losing
-the SSH link leaves the run going.
+A new run is a ``LaunchSpec`` (the console's form and ``wann-tui --batch`` build
+one; ``default_name`` names it): checked by ``config.for_run`` as ``wann-engine
+run`` is, turned into the engine's arguments by ``argv()``. ``spawn`` starts an
+engine the caller waits for (``--batch``); ``launch``/``resume`` start one detached
+from the caller (new session, stdin from /dev/null, output to ``engine.log``), so
+closing the console or losing the SSH link leaves the run going.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import shutil
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import orjson
 
 from . import rundir
 from .atomic import write_bytes
-from .events import encode, parse_line
+from .config import Config, for_run
+from .events import STATE_TYPES, Event, Generation, RunStart, encode, read_tail
 
 Want = Literal["run", "pause", "stop"]
-State = Literal["starting", "running", "paused", "stopped", "finished", "crashed"]
+State = Literal["starting", "running", "paused", "stopped", "finished", "crashed", "damaged"]
 
 
 # --- requests -------------------------------------------------------------------------------
+WANTS: tuple[Want, ...] = ("run", "pause", "stop")
+#: ``control.json`` holds a few dozen bytes; a larger file is not a request and reads as "run"
+MAX_CONTROL_BYTES = 4096
+
+
+class NotRunning(rundir.RunDirError):
+    """A request or a kill for a run whose engine is not running."""
+
+
+class RunExists(rundir.RunDirError):
+    """A new run's directory exists already."""
+
+    def __init__(self, run: Path) -> None:
+        super().__init__(f"{run} already exists")
+        self.run = run
+
+
 def request(run: Path, want: Want) -> None:
-    """Ask the engine of ``run`` to run, pause or stop at its next generation boundary."""
-    if want not in ("run", "pause", "stop"):
+    """Record ``want`` in ``control.json`` (the engine's own record; others go through :func:`ask`)."""
+    if want not in WANTS:
         raise ValueError(f"unknown request {want!r}")
-    write_bytes(Path(run) / rundir.CONTROL, encode({"want": want, "t": time.time()}))
+    path = Path(run) / rundir.CONTROL
+    try:
+        write_bytes(path, encode({"want": want, "t": time.time()}))
+    except OSError as e:
+        raise rundir.RunDirError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def ask(run: Path, want: Want) -> None:
+    """Ask the running engine of ``run`` to run, pause or stop at its next generation boundary;
+    :class:`NotRunning` (nothing written) when no engine holds the run's lock."""
+    run = Path(run)
+    if not rundir.engine_alive(run):
+        raise NotRunning(f"{run}: no engine is running")
+    request(run, want)
 
 
 def pause(run: Path) -> None:
-    request(run, "pause")
+    ask(run, "pause")
 
 
 def resume_paused(run: Path) -> None:
-    request(run, "run")
+    ask(run, "run")
 
 
 def stop(run: Path) -> None:
-    request(run, "stop")
+    ask(run, "stop")
+
+
+_seen: dict[Path, tuple[tuple[int, ...], Want]] = {}  # control.json -> (its stat, what it asked)
 
 
 def wanted(run: Path) -> Want:
-    """The engine's side: the state asked for (``run`` if nothing readable was asked)."""
+    """The engine's side: the state asked for (``run`` if nothing readable was asked).
+
+    Called at every generation boundary: the file is read only when its stat (inode, size,
+    mtime) changed, and never more than :data:`MAX_CONTROL_BYTES` of it, so a huge or
+    damaged ``control.json`` costs one ``stat``. Never raises.
+    """
+    path = Path(run) / rundir.CONTROL
     try:
-        want = orjson.loads((Path(run) / rundir.CONTROL).read_bytes()).get("want")
-    except (OSError, orjson.JSONDecodeError, AttributeError):
+        st = os.stat(path)
+    except (OSError, ValueError):
+        _seen.pop(path, None)
         return "run"
-    return want if want in ("run", "pause", "stop") else "run"
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_mode)
+    hit = _seen.get(path)
+    # a file changed in the last seconds may share its stat with the one before it (a recycled inode,
+    # a coarse clock tick): read it again; reads are bounded, so this stays cheap
+    settled = time.time_ns() - st.st_mtime_ns > 2_000_000_000
+    if hit is not None and hit[0] == key and settled:
+        return hit[1]
+    want = _read_want(path, key, st)
+    _seen[path] = (key, want)
+    return want
+
+
+def _read_want(path: Path, key: tuple[int, ...], st: os.stat_result) -> Want:
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_CONTROL_BYTES:
+        return "run"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never blocks, even if replaced by a FIFO
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return "run"
+            data = os.read(fd, MAX_CONTROL_BYTES + 1)
+        finally:
+            os.close(fd)
+        doc = orjson.loads(data) if len(data) <= MAX_CONTROL_BYTES else None
+    except (OSError, orjson.JSONDecodeError):
+        return "run"
+    want = doc.get("want") if isinstance(doc, dict) else None
+    return want if isinstance(want, str) and want in WANTS else "run"  # type: ignore[return-value]
 
 
 def kill(run: Path) -> bool:
-    """SIGKILL the engine of ``run`` (the checkpoint stays; the run can be resumed). False if none runs."""
-    info = rundir.lock_info(run)
-    if not info or not rundir.engine_alive(run):
+    """SIGKILL the engine of ``run`` (the checkpoint stays; the run can be resumed). False if none runs.
+
+    Only the process that holds the run's lock on this machine is signalled: a lock written on
+    another host (a runs folder shared between machines) is refused with that host's name, and a
+    pid that ``/proc/locks`` does not show holding the lock is never signalled.
+    """
+    run = Path(run)
+    if not rundir.engine_alive(run):
         return False
+    info = rundir.lock_info(run)
+    info = info if isinstance(info, dict) else {}
+    host, here = info.get("host"), socket.gethostname()
+    if isinstance(host, str) and host != here:
+        raise rundir.RunDirError(f"{run.name}: its engine runs on host {host!r}, not on this one ({here}): "
+                                 f"kill it there")
+    pid = info.get("pid")
+    if not (type(pid) is int and 1 < pid < 2**31) or not _holds_lock(pid, run / rundir.LOCK):
+        raise rundir.RunDirError(f"{run / rundir.LOCK}: pid {pid!r} is not the process holding the lock on "
+                                 f"this machine; nothing killed")
     try:
-        os.killpg(int(info["pid"]), signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL) if os.getpgid(pid) == pid else os.kill(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(int(info["pid"]), signal.SIGKILL)
-        except ProcessLookupError:
-            return False
+        return False
     return True
+
+
+def _holds_lock(pid: int, lock: Path) -> bool:
+    """True if ``/proc/locks`` shows ``pid`` holding the flock on ``lock`` (True where there is no
+    ``/proc/locks`` to ask)."""
+    try:
+        ino = os.stat(lock).st_ino
+        table = Path("/proc/locks").read_text()
+    except FileNotFoundError:
+        return not Path("/proc/locks").exists()
+    except OSError:
+        return False
+    for line in table.splitlines():
+        f = line.split()
+        if len(f) >= 6 and f[1] == "FLOCK" and f[4] == str(pid) and f[5].rsplit(":", 1)[-1] == str(ino):
+            return True
+    return False
 
 
 # --- starting engines -----------------------------------------------------------------------
@@ -82,45 +188,103 @@ def engine_command() -> list[str]:
     return [sys.executable, "-m", "wann_engine"]
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen:
-    """Start a detached engine. A daemon thread waits for it, so an engine that ends while
-    the caller lives leaves no zombie (a zombie would also look alive to ``kill``)."""
+def default_name(task: str, when: float | None = None) -> str:
+    """A valid run name for ``task`` (any task string): ``<task>-<date>-<time>``, with every
+    character a run name cannot hold replaced by ``_``."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", task).lstrip("._-")[:100].rstrip("._-") or "run"
+    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(when))}"
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """A new run as the console's form and ``wann-tui --batch`` ask for it: checked by
+    :meth:`check` (the configuration by ``config.for_run``, as ``wann-engine run`` does), turned
+    into the engine's command line by :meth:`argv`. ``name=None`` takes :func:`default_name`."""
+
+    task: str = "swingup"
+    name: str | None = None
+    runs_dir: Path = Path("runs")
+    pop: int | None = None
+    gens: int | None = None
+    seed: int = 0
+    workers: int = 1
+    overrides: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "runs_dir", Path(self.runs_dir))
+        object.__setattr__(self, "overrides", tuple(self.overrides))
+        if self.name is None:
+            object.__setattr__(self, "name", default_name(self.task))
+
+    @property
+    def run(self) -> Path:
+        return self.runs_dir / str(self.name)
+
+    def check(self) -> Config:
+        """The run's configuration; ConfigError or RunDirError (one line, naming the problem) otherwise."""
+        rundir.check_name(str(self.name))
+        cfg = for_run(self.task, self.pop, self.gens, self.seed, self.workers, 0, self.overrides)
+        if self.runs_dir.exists() and not self.runs_dir.is_dir():
+            raise rundir.RunDirError(f"--runs-dir {self.runs_dir}: not a directory")
+        if self.run.exists() or self.run.is_symlink():
+            raise RunExists(self.run)
+        return cfg
+
+    def argv(self) -> list[str]:
+        """The engine's arguments (after ``python -m wann_engine``)."""
+        args = ["run", "--task", self.task, "--name", str(self.name), "--runs-dir", str(self.runs_dir),
+                "--seed", str(self.seed), "--workers", str(self.workers), "--quiet"]
+        if self.pop is not None:
+            args += ["--pop", str(self.pop)]
+        if self.gens is not None:
+            args += ["--gens", str(self.gens)]
+        for o in self.overrides:
+            args += ["--set", o]
+        return args
+
+
+def resume_argv(run: Path) -> list[str]:
+    """The engine's arguments to continue ``run``, after checking it can be continued."""
+    run = Path(run)
+    if not run.is_dir():
+        raise rundir.RunDirError(f"{run}: no such run directory")
+    rundir.read_config(run)
+    if rundir.engine_alive(run):
+        raise rundir.RunDirError(f"{run} is already running (an engine holds its lock)")
+    return ["resume", str(run), "--quiet"]
+
+
+def spawn(args: list[str], out: IO[bytes]) -> subprocess.Popen:
+    """Start an engine with ``args``, its output to ``out``, in a session of its own (a Ctrl-C at
+    the caller's terminal reaches only the caller, which decides what to ask the engine).
+    The caller waits for it: :func:`spawn_detached` for engines nobody waits for."""
+    with open(os.devnull, "rb") as devnull:
+        return subprocess.Popen(engine_command() + args, stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
+
+
+def spawn_detached(args: list[str], log: Path) -> subprocess.Popen:
+    """Start an engine that outlives the caller, its output appended to ``log``. A daemon thread
+    waits for it, so an engine that ends while the caller lives leaves no zombie (a zombie would
+    also look alive to ``kill``)."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out, open(os.devnull, "rb") as devnull:
-        proc = subprocess.Popen(
-            engine_command() + args, stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True,
-        )
+    with open(log, "ab") as out:
+        proc = spawn(args, out)
     threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
     return proc
 
 
-def launch(runs_dir: Path, name: str, task: str = "swingup", pop: int | None = None, gens: int | None = None,
-           seed: int = 0, workers: int = 1, overrides: list[str] | None = None) -> Path:
+def launch(spec: LaunchSpec) -> Path:
     """Start a new run in the background; returns its directory (created by the engine)."""
-    run = Path(runs_dir) / rundir.check_name(name)
-    if run.exists():
-        raise rundir.RunDirError(f"{run} already exists")
-    args = ["run", "--task", task, "--name", name, "--runs-dir", str(runs_dir), "--seed", str(seed),
-            "--workers", str(workers), "--quiet"]
-    if pop is not None:
-        args += ["--pop", str(pop)]
-    if gens is not None:
-        args += ["--gens", str(gens)]
-    for o in overrides or []:
-        args += ["--set", o]
+    spec.check()
     # the log lives beside the run folder until the engine has made the folder
-    _spawn(args, launch_log(runs_dir, name))
-    return run
+    spawn_detached(spec.argv(), launch_log(spec.runs_dir, str(spec.name)))
+    return spec.run
 
 
 def resume(run: Path) -> subprocess.Popen:
     """Continue a stopped or crashed run in the background."""
-    run = Path(run)
-    rundir.read_config(run)
-    if rundir.engine_alive(run):
-        raise rundir.RunDirError(f"{run} is already running")
-    return _spawn(["resume", str(run), "--quiet"], run / rundir.LOG)
+    return spawn_detached(resume_argv(run), Path(run) / rundir.LOG)
 
 
 def launch_log(runs_dir: Path, name: str) -> Path:
@@ -139,6 +303,10 @@ def delete(run: Path) -> None:
 
 
 # --- reading a run's state ------------------------------------------------------------------
+#: files any of which makes a folder of a runs folder a run (maybe a damaged one)
+_RUN_FILES = (rundir.CONFIG, rundir.EVENTS, rundir.LOCK, rundir.CHECKPOINT)
+
+
 @dataclass
 class RunSummary:
     path: Path
@@ -150,85 +318,100 @@ class RunSummary:
     best: float | None
     evals_per_s: float | None
     updated: float  # mtime of the event stream
+    damaged: str | None = None  # why the run (or the end of its event stream) cannot be read as it should
+    retested: float | None = None  # the re-tested champion's mean (``best`` is the raw best mean)
+    retest_episodes: int | None = None  # its episodes (all weights)
 
 
-def last_events(run: Path, want: set[str], max_bytes: int = 4 << 20) -> dict[str, dict]:
-    """The last event of each type in ``want``, reading the file backwards in blocks."""
-    path = Path(run) / rundir.EVENTS
-    found: dict[str, dict] = {}
+def is_run_dir(path: Path) -> bool:
+    """A folder that holds a run, or what is left of one (a damaged run is a run too)."""
+    path = Path(path)
     try:
-        f = open(path, "rb")
+        return path.is_dir() and not path.name.startswith(".") and any((path / f).exists() for f in _RUN_FILES)
     except OSError:
-        return found
-    with f:
-        size = f.seek(0, 2)
-        pos, tail, read = size, b"", 0
-        while pos > 0 and read < max_bytes and len(found) < len(want) and not _enough(found):
-            step = min(pos, 256 << 10)
-            pos -= step
-            f.seek(pos)
-            buf = f.read(step) + tail
-            read += step
-            lines = buf.split(b"\n")
-            tail = lines[0] if pos > 0 else b""
-            for line in reversed(lines[1:] if pos > 0 else lines):
-                if not line.strip():
-                    continue
-                ev = parse_line(line)
-                if ev and ev["type"] in want and ev["type"] not in found:
-                    found[ev["type"]] = ev
-    return found
+        return False
 
 
-_TERMINAL = ("finished", "stopped", "error")
+def last_events(run: Path, want: set[str], max_bytes: int = 4 << 20) -> dict[str, Event]:
+    """The last valid event of each type in ``want``, reading the events file backwards."""
+    return read_tail(Path(run) / rundir.EVENTS, want, max_bytes=max_bytes).last
 
 
-def _enough(found: dict[str, dict]) -> bool:
-    """Events before the latest ``run_start`` say nothing about the current state: stop there
-    (once a generation has been seen), instead of scanning a long file for events that never came."""
-    return "run_start" in found and "generation" in found
+def _state_found(found: dict[str, Event]) -> bool:
+    """Events before the newest state event say nothing about the current state: stop there (once a
+    generation has been seen), instead of scanning a long file for events that never came."""
+    return "generation" in found and any(k in found for k in STATE_TYPES)
+
+
+def _config(run: Path) -> tuple[Config | None, str | None]:
+    if not (run / rundir.CONFIG).is_file():
+        return None, f"no {rundir.CONFIG} (the engine never wrote it)"
+    try:
+        return rundir.read_config(run), None
+    except rundir.RunDirError as e:
+        return None, str(e).replace(f"{run}{os.sep}", "")
+    except Exception as e:  # noqa: BLE001 - whatever is in the file, the run is listed as damaged
+        return None, f"{rundir.CONFIG}: damaged config ({type(e).__name__}: {e})"
 
 
 def summary(run: Path) -> RunSummary:
+    """The state of one run, from its config and the end of its event stream; never raises: a run
+    that cannot be read as it should is still summarised, with ``damaged`` saying why."""
     run = Path(run)
-    cfg = rundir.read_config(run)
-    last = last_events(run, {"generation", "run_start", "paused", "resumed", *_TERMINAL})
+    try:
+        return _summary(run)
+    except Exception as e:  # noqa: BLE001 - an unreadable folder is a damaged run, not the end of a listing
+        return RunSummary(path=run, name=run.name, task="?", state="damaged", gen=0, total=0, best=None,
+                          evals_per_s=None, updated=0.0, damaged=f"cannot read it ({type(e).__name__}: {e})")
+
+
+def _summary(run: Path) -> RunSummary:
+    cfg, damaged = _config(run)
+    tail = read_tail(run / rundir.EVENTS, {"generation", *STATE_TYPES}, stop=_state_found)
     alive = rundir.engine_alive(run)
-    start_t = last.get("run_start", {}).get("t", 0.0)
-    later = lambda k: last.get(k, {}).get("t", -1.0) >= start_t  # noqa: E731
+    newest = tail.newest(STATE_TYPES)
+    state: State
     if alive:
-        paused = later("paused") and last["paused"]["t"] >= last.get("resumed", {}).get("t", -1.0)
-        started = "generation" in last or "run_start" in last
-        state: State = "paused" if paused else ("running" if started else "starting")
-    elif later("finished"):
-        state = "finished"
-    elif later("stopped"):
-        state = "stopped"
+        if newest is None:
+            state = "running" if "generation" in tail.last else "starting"
+        else:
+            state = "paused" if newest.type == "paused" else "running"
+    elif cfg is None:
+        state = "damaged"
+    elif newest is not None and newest.type in ("finished", "stopped"):
+        state = "finished" if newest.type == "finished" else "stopped"
     else:
         state = "crashed"
-    gen = last.get("generation", {})
+    if tail.damaged and damaged is None:
+        more = len(tail.damaged) - 1
+        damaged = f"{rundir.EVENTS}: {tail.damaged[0]}" + (f" (and {more} more damaged lines)" if more else "")
+    gen = tail.last.get("generation")
+    g = gen if isinstance(gen, Generation) else None
     try:
         updated = (run / rundir.EVENTS).stat().st_mtime
     except OSError:
-        updated = 0.0
+        try:
+            updated = run.stat().st_mtime
+        except OSError:
+            updated = 0.0
+    start = tail.last.get("run_start")
+    task = cfg.task if cfg is not None else (start.task if isinstance(start, RunStart) else "") or "?"
+    total = cfg.maxGen if cfg is not None else (start.total if isinstance(start, RunStart) else 0)
     return RunSummary(
-        path=run, name=run.name, task=cfg.task, state=state,
-        gen=int(gen.get("gen", -1)) + 1, total=cfg.maxGen,
-        best=gen.get("best_mean") if isinstance(gen.get("best_mean"), (int, float)) else None,
-        evals_per_s=gen.get("evals_per_s"), updated=updated,
+        path=run, name=run.name, task=task, state=state, gen=g.gen + 1 if g else 0, total=total,
+        best=g.best_mean if g and math.isfinite(g.best_mean) else None,
+        evals_per_s=g.evals_per_s if g and math.isfinite(g.evals_per_s) else None, updated=updated,
+        damaged=damaged, retested=g.retest_mean if g and math.isfinite(g.retest_mean) else None,
+        retest_episodes=g.retest_episodes if g else None,
     )
 
 
 def list_runs(runs_dir: Path) -> list[RunSummary]:
-    """Summaries of every run directory under ``runs_dir`` (others are skipped), newest first."""
-    out = []
+    """Summaries of every run under ``runs_dir``, damaged ones included (other folders are skipped),
+    newest first."""
     root = Path(runs_dir)
-    if not root.is_dir():
-        return out
-    for d in root.iterdir():
-        if d.is_dir() and (d / rundir.CONFIG).is_file():
-            try:
-                out.append(summary(d))
-            except rundir.RunDirError:
-                continue
-    return sorted(out, key=lambda s: s.updated, reverse=True)
+    try:
+        dirs = [d for d in root.iterdir() if is_run_dir(d)]
+    except OSError:
+        return []
+    return sorted((summary(d) for d in dirs), key=lambda s: s.updated, reverse=True)

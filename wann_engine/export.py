@@ -14,13 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rundir, tasks
 from .activations import NAMES
 from .atomic import write_bytes
-from .config import Config
 from .events import numbers
 from .genome import Genome, Network
-from .netfile import out_text, read_json, read_out
+from .netfile import NetworkFileError, open_network, out_text
+from .tasks import TaskError
 
 FORMATS = ("dot", "out", "npz")
 NPZ_FORMAT, NPZ_VERSION = "wann-npz", 1
@@ -48,22 +47,6 @@ class Champion:
 
 
 # --- reading ------------------------------------------------------------------------------------------
-def _run_config(folder: Path) -> Config | None:
-    """The config of the run directory ``folder``, or None when it is not one (or unreadable)."""
-    if not (folder / rundir.CONFIG).is_file():
-        return None
-    try:
-        return rundir.read_config(folder)
-    except (rundir.RunDirError, OSError, ValueError):
-        return None
-
-
-def _check_task(path: Path, found: str, wanted: str | None) -> str:
-    if wanted is not None and found and wanted != found:
-        raise ExportError(f"{path}: the network is for task {found!r}, not {wanted!r}")
-    return found or wanted or "swingup"
-
-
 def _best_weight(doc: dict) -> float | None:
     try:
         ws, per = numbers(doc.get("weights") or []), numbers(doc.get("per_weight") or [])
@@ -75,81 +58,15 @@ def _best_weight(doc: dict) -> float | None:
 
 
 def load_champion(path: str | Path, task: str | None = None) -> Champion:
-    """Read ``path`` (JSON, ``.out``, tuned weights, or a run directory meaning its champion).
-
-    The task comes from the file (JSON) or the run's config; ``task`` is needed only for an
-    ``.out`` outside a run directory (default swingup) and must agree with the file otherwise.
-    """
-    p = Path(path)
-    if p.is_dir():
-        cfg = _run_config(p)
-        if cfg is None:
-            raise ExportError(f"{p}: not a run directory (no readable {rundir.CONFIG})")
-        for name in (rundir.CHAMPION_JSON, rundir.CHAMPION_OUT):
-            if (p / name).is_file():
-                return load_champion(p / name, task)
-        raise ExportError(f"{p}: the run has no champion yet")
-    if not p.is_file():
-        raise ExportError(f"{p}: no such file")
-    cfg = _run_config(p.parent)
-    keep = bool(cfg.keep_disabled_hidden) if cfg is not None else False
+    """Read ``path`` (JSON, ``.out``, tuned weights, or a run directory meaning its champion) through
+    ``netfile.open_network``. The task comes from the file (JSON) or the run's config; ``task`` is needed
+    only for an ``.out`` outside a run directory (default swingup)."""
     try:
-        head = p.read_bytes()[:200].lstrip()
-    except OSError as e:
-        raise ExportError(f"{p}: {e.strerror}") from None
-    if head.startswith(b"{"):
-        from .protocol import TUNED_FORMAT, load_tuned
-
-        if TUNED_FORMAT.encode() in head:
-            tuned = load_tuned(p)
-            genome, doc, conn_w = tuned.genome, tuned.doc.get("network") or {}, tuned.weights
-            weight = _finite(tuned.doc.get("shared_weight"))
-            keep = False  # tuned weights are defined on the plain expression
-        else:
-            genome, doc = read_json(p)
-            conn_w, weight = None, _best_weight(doc)
-        name = _check_task(p, str(doc.get("task") or _cfg_task(cfg)), task)
-        net = genome.network(keep)
-        ins, outs = _names(doc, "input_names", net.n_in), _names(doc, "output_names", net.n_out)
-        if ins is None or outs is None:
-            t_ins, t_outs = _task_names(name, net.n_in, net.n_out)
-            ins, outs = ins or t_ins, outs or t_outs
-        return Champion(genome, net, name, ins, outs, weight, conn_w, p)
-    name = _check_task(p, _cfg_task(cfg), task)
-    try:
-        t = tasks.get(name, cfg)
-    except tasks.TaskError as e:
+        got = open_network(path, task)
+    except (NetworkFileError, TaskError) as e:
         raise ExportError(str(e)) from None
-    genome = read_out(p, t.n_inputs, t.n_outputs)
-    return Champion(genome, genome.network(keep), name, tuple(t.input_names), tuple(t.output_names), source=p)
-
-
-def _cfg_task(cfg: Config | None) -> str:
-    return cfg.task if cfg is not None else ""
-
-
-def _finite(x: object) -> float | None:
-    try:
-        v = float(x)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return v if np.isfinite(v) else None
-
-
-def _names(doc: dict, key: str, n: int) -> tuple[str, ...] | None:
-    got = doc.get(key)
-    return tuple(str(x) for x in got) if isinstance(got, list) and len(got) == n else None
-
-
-def _task_names(name: str, n_in: int, n_out: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The task's input and output names; generic ones (in1.., out1..) when the task cannot say."""
-    try:
-        t = tasks.get(name)
-        if (t.n_inputs, t.n_outputs) == (n_in, n_out):
-            return tuple(t.input_names), tuple(t.output_names)
-    except Exception:  # noqa: BLE001 - names are a nicety (e.g. a gym task without gymnasium)
-        pass
-    return tuple(f"in{i + 1}" for i in range(n_in)), tuple(f"out{i + 1}" for i in range(n_out))
+    weight = got.shared_weight if got.weights is not None else _best_weight(got.doc)
+    return Champion(got.genome, got.network(), got.task.name, *got.names, weight, got.weights, got.path)
 
 
 # --- DOT ------------------------------------------------------------------------------------------------
@@ -233,7 +150,7 @@ def to_dot(ch: Champion) -> str:
 # --- .out and .npz ----------------------------------------------------------------------------------------
 def to_out(ch: Champion) -> str:
     """The original matrix format (as ``champion.out``)."""
-    return out_text(ch.genome)
+    return out_text(ch.genome.expressed(ch.net.keep_disabled_hidden))
 
 
 def to_npz(ch: Champion) -> bytes:

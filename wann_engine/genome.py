@@ -49,6 +49,21 @@ class Genome:
             self.conn_on.copy(),
         )
 
+    def expressed(self, keep_disabled_hidden: bool) -> Genome:
+        """This genome with every connection the given expression keeps live switched on: with
+        ``keep_disabled_hidden`` the disabled hidden->hidden connections (the original's expression) are
+        enabled, so the copy expresses to the same network under the default semantics. Network files are
+        written from it: every reader scores the network the run scored, whatever semantics it assumes."""
+        if not keep_disabled_hidden:
+            return self
+        hidden_ids = self.node_id[self.node_type == HIDDEN]
+        kept = ~self.conn_on & np.isin(self.conn_src, hidden_ids) & np.isin(self.conn_dst, hidden_ids)
+        if not kept.any():
+            return self
+        g = self.copy()
+        g.conn_on = self.conn_on | kept
+        return g
+
     def network(self, keep_disabled_hidden: bool = False) -> Network:
         """The expressed network (cached: genomes are not mutated after expression)."""
         if self._net is None or self._net.keep_disabled_hidden != keep_disabled_hidden:

@@ -44,7 +44,7 @@ import numpy as np
 import orjson
 from mpi4py import MPI
 
-from . import tasks
+from . import mpi_launch, tasks
 from .config import Config
 from .genome import Network
 from .tasks import Scores, Task
@@ -56,6 +56,7 @@ _HEAD = 6  # chunk header: id, networks, reps, max_steps, key length, weight cou
 _NET_HEAD = 5  # per network: n_in, n_out, keep_disabled_hidden, nodes, connections
 _RES_HEAD = 3  # result header (int64 bits): chunk id, env steps, scoring nanoseconds
 CHUNK_SECONDS = 0.01  # smallest chunk worth sending, once the time per network is known
+LAUNCHER_WAIT = 2.0  # seconds rank 0 leaves a dead worker to the launcher before ending the run itself
 
 
 class WorkerError(RuntimeError):
@@ -194,6 +195,11 @@ class MpiEvaluator:
     def _check_workers(self) -> None:
         for r, pid in self.watched.items():
             if not _alive(pid):
+                # a launcher watching on this machine ends the job at once and names the cause with how the
+                # rank ended: leave the error to it unless it is gone
+                t0 = time.monotonic()
+                while mpi_launch.launcher_watching() and time.monotonic() - t0 < LAUNCHER_WAIT:
+                    time.sleep(0.05)
                 raise WorkerError(f"worker rank {r} (pid {pid}) died")
 
     def _wait(self) -> tuple[int, int]:

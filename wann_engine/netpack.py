@@ -214,3 +214,41 @@ def forward_lanes_weighted(vals, acc, base, n, n_in, ptr, idx, act, ew, e0, w, m
                 for i in range(m):
                     acc[i] += ek[i] * src[i]
         activate_lanes(act[g], acc, w, vals[j], m)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _weighted_outputs(node_off, ptr, idx, act, n_in, n_out, X, rows, edge_w, chunk, out):
+    """``out[i] = outputs of input row X[rows[i]]`` with connection weights ``edge_w`` (network 0 of the pack)."""
+    n = node_off[1] - node_off[0]
+    n_e = ptr[n] - ptr[0]
+    vals = np.zeros((n, chunk))
+    acc = np.empty(chunk)
+    ones = np.ones(chunk)
+    ew = np.empty((n_e, chunk))
+    for k in range(n_e):
+        ew[k, :] = edge_w[k]
+    n_b = rows.shape[0]
+    for c0 in range(0, n_b, chunk):
+        m = min(chunk, n_b - c0)
+        for i in range(m):
+            vals[0, i] = 1.0
+            r = rows[c0 + i]
+            for j in range(n_in):
+                vals[1 + j, i] = X[r, j]
+        forward_lanes_weighted(vals, acc, 0, n, n_in, ptr, idx, act, ew, ptr[0], ones, m)
+        for i in range(m):
+            for o in range(n_out):
+                out[c0 + i, o] = vals[n - n_out + o, i]
+
+
+def weighted_outputs(net: Network | PackedNets, X: np.ndarray, edge_w: np.ndarray,
+                     rows: np.ndarray | None = None) -> np.ndarray:
+    """(N, n_out) outputs of one network with individual connection weights (``Network.edges()`` order) on
+    input rows ``X[rows]`` (all by default); ``net`` may be a one-network pack (saves packing per call)."""
+    p = net if isinstance(net, PackedNets) else pack([net])
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    rows = np.arange(len(X), dtype=np.int64) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+    out = np.empty((len(rows), p.n_out))
+    _weighted_outputs(p.node_off, p.ptr, p.idx, p.act, p.n_in, p.n_out, X, rows,
+                      np.array(edge_w, dtype=np.float64, order="C"), 128, out)
+    return out

@@ -16,10 +16,9 @@ For a champion network and N seeded trials (the paper: 100):
 
 Seeding (everything follows from ``seed``; the same seed gives the same numbers):
 
-* swing-up trial ``i`` starts at ``swingup.initial_states((seed,), N)[i]``, the same starts for
-  all four conditions and every weight of the sweep (so the profile equals ``wann-engine eval``
-  with the same seed); other episodic tasks: trial ``i`` is the first episode of key ``(seed, i)``
-  of ``Task.score``;
+* trial ``i`` is episode ``i`` of key ``(seed,)`` of the task's scorer (``Task.scorer``): rep ``i``
+  of ``Task.score``, the same episodes for all four conditions and every weight of the sweep (so
+  the profile equals ``wann-engine eval`` with the same seed);
 * condition 1: the weights of trial ``i`` are row ``i`` of
   ``default_rng([seed, 1]).uniform(-2, 2, (N, connections))``;
 * condition 2: the weight of trial ``i`` is ``default_rng([seed, 2]).uniform(-2, 2, N)[i]``;
@@ -28,24 +27,16 @@ Seeding (everything follows from ``seed``; the same seed gives the same numbers)
   weights = the best shared weight) on validation episodes of key ``(seed, 5)``; the better one is
   kept. Training and validation episodes are disjoint from the N evaluation trials.
 
-The tuned weights are saved as JSON (``TUNED_FORMAT``; read back by ``load_tuned``, no pickle)::
-
-    {"format": "wann-tuned-weights", "version": 1, "task": "swingup",
-     "shared_weight": 1.05,                 # the starting point of the fine-tuning
-     "connections": [[src, dst, weight], ...],  # src/dst = node positions of the base network
-     "scores": {"trials": 100, "seed": 0, "mean": ..., "std": ...},
-     "network": {...}}                      # the base network: a complete "wann-network" document
-
-Node positions are those of the base network's expression order (0 bias, 1..n_in inputs, hidden
-nodes in topological order, outputs last) — ``Network.edges()``; a node's pre-activation is
+The tuned weights are saved in the tuned-weights format of ``netfile`` (``netfile.save_tuned``;
+read back by ``netfile.open_network``, no pickle); a node's pre-activation is then
 ``sum(weight * source)`` over its connections.
 
-Classification tasks (``digits``, ``mnist256``) report test accuracy instead of returns: per weight of
-the sweep (the profile, with per-digit accuracy), at N random shared weights, at the shared weight
-that is best on the training split, for N draws of individual weights, for the ensemble that votes
-over the standard weights, and after fine-tuning (objective: mean log-probability of the true label
-on training batches). Gym tasks have conditions 2 and 3 only: their episodes run through
-``Task.score``, which has no per-connection weights.
+Classification tasks (``TaskSpec.metric == "accuracy"``) report test accuracy instead of returns: per
+weight of the sweep (the profile, with per-digit accuracy), at N random shared weights, at the shared
+weight that is best on the training split, for N draws of individual weights, for the ensemble that
+votes over the standard weights, and after fine-tuning (objective: the task scorer's mean
+log-probability of the true label on training batches). A task whose scorer has no per-connection
+weights (``weighted_ok`` false) gets conditions 2 and 3 only.
 """
 
 from __future__ import annotations
@@ -55,23 +46,17 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numba
 import numpy as np
-import orjson
 
-from .docformat import check_header
 from .genome import Genome, Network
-from .netfile import NetworkFileError, network_document, read_any
-from .netpack import forward_lanes_weighted, pack
-from .tasks import Task, TaskError
+from .netfile import TUNED_FORMAT, load_tuned, open_network, save_tuned  # noqa: F401 - the tuned-weights format
+from .tasks import Scorer, Task, TaskError
 
 W_LO, W_HI = -2.0, 2.0
 SWEEP = 81
 TAG_INDIVIDUAL, TAG_SHARED, TAG_FINETUNE, TAG_VALID = 1, 2, 4, 5
-TUNED_FORMAT = "wann-tuned-weights"
-TUNED_VERSION = 1
 
 CONDITIONS = ("random_individual", "random_shared", "tuned_shared", "tuned_individual")
 LABELS = {
@@ -190,92 +175,11 @@ class ProtocolResult:
                 **self.extra, "tuned_file": self.tuned_file, "seconds": self.seconds}
 
 
-# --- scoring interface ------------------------------------------------------------------------------
-class Scorer(Protocol):
-    """Scores of one network on numbered, seeded episodes; lane ``l`` is episode ``trials[l]`` of ``key``."""
-
-    n_edges: int
-    weighted_ok: bool  # per-connection weights supported
-
-    def shared(self, weights: np.ndarray, key: tuple[int, ...], trials: np.ndarray) -> np.ndarray:
-        """(L,) score of episode ``trials[l]`` with every connection at ``weights[l]``."""
-        ...
-
-    def weighted(self, edge_w: np.ndarray, key: tuple[int, ...], trials: np.ndarray) -> np.ndarray:
-        """(L,) score of episode ``trials[l]`` with connection weights ``edge_w[l]`` ((L, E), edges() order)."""
-        ...
-
-
 def grid(scorer: Scorer, weights: np.ndarray, key: tuple[int, ...], n: int) -> np.ndarray:
     """(W, n) scores of trials 0..n-1 at every shared weight."""
     weights = np.asarray(weights, dtype=np.float64)
     r = scorer.shared(np.repeat(weights, n), key, np.tile(np.arange(n), len(weights)))
     return r.reshape(len(weights), n)
-
-
-class SwingUpScorer:
-    """Swing-up through the compiled lane kernel: any (weight or weights, start) per lane, one call."""
-
-    weighted_ok = True
-
-    def __init__(self, net: Network, max_steps: int = 1000) -> None:
-        from .tasks import swingup as su
-
-        self._su = su
-        self.net = net
-        self.packed = pack([net])
-        self.n_edges = net.n_conns
-        self.max_steps = int(max_steps)
-        self._starts: dict[tuple[int, ...], np.ndarray] = {}
-
-    def starts(self, key: tuple[int, ...], trials: np.ndarray) -> np.ndarray:
-        n = int(trials.max()) + 1 if len(trials) else 0
-        have = self._starts.get(key)
-        if have is None or len(have) < n:
-            have = self._su.initial_states(key, n)
-            if len(self._starts) > 8:
-                self._starts.clear()
-            self._starts[key] = have
-        return have[trials]
-
-    def shared(self, weights: np.ndarray, key: tuple[int, ...], trials: np.ndarray) -> np.ndarray:
-        # all-ones edge weights with a per-lane multiplier: bit-identical to the shared-weight kernel
-        trials = np.asarray(trials, dtype=np.int64)
-        r, _ = self._su.rollouts_weighted(self.packed, np.ones(self.n_edges), self.starts(key, trials),
-                                          self.max_steps, scale=np.asarray(weights, dtype=np.float64))
-        return r
-
-    def weighted(self, edge_w: np.ndarray, key: tuple[int, ...], trials: np.ndarray) -> np.ndarray:
-        trials = np.asarray(trials, dtype=np.int64)
-        r, _ = self._su.rollouts_weighted(self.packed, edge_w, self.starts(key, trials), self.max_steps)
-        return r
-
-
-class TaskScorer:
-    """Any task through ``Task.score`` (shared weights only); episode ``i`` of ``key`` = rep 0 of ``(*key, i)``."""
-
-    weighted_ok = False
-
-    def __init__(self, task: Task, net: Network, threads: int = 0) -> None:
-        self.task = task
-        self.net = net
-        self.n_edges = net.n_conns
-        self.threads = threads
-
-    def shared(self, weights: np.ndarray, key: tuple[int, ...], trials: np.ndarray) -> np.ndarray:
-        weights = np.asarray(weights, dtype=np.float64)
-        trials = np.asarray(trials, dtype=np.int64)
-        out = np.empty(len(weights))
-        for t in np.unique(trials):
-            lanes = np.flatnonzero(trials == t)
-            ws, inv = np.unique(weights[lanes], return_inverse=True)
-            r = self.task.score([self.net], ws, (*key, int(t)), 1, 0, self.threads).returns[0, :, 0]
-            out[lanes] = r[inv]
-        return out
-
-    def weighted(self, edge_w: np.ndarray, key: tuple[int, ...], trials: np.ndarray) -> np.ndarray:
-        raise Unsupported(f"task {self.task.name}: individual connection weights need a weighted kernel "
-                          "(only swing-up and classification have one)")
 
 
 # --- the four conditions ----------------------------------------------------------------------------
@@ -319,7 +223,7 @@ def finetune(scorer: Scorer, w0: float, seed: int, gens: int, episodes: int = 8,
         import cma
 
     if not scorer.weighted_ok:
-        scorer.weighted(np.zeros((0, scorer.n_edges)), (seed,), np.zeros(0, np.int64))  # raises Unsupported
+        raise Unsupported("individual connection weights are not available for this task")
     n_e = scorer.n_edges
     if n_e == 0:
         raise Unsupported("the network has no connections: nothing to fine-tune")
@@ -409,107 +313,6 @@ def run_protocol(scorer: Scorer, net: Network, *, trials: int = 100, seed: int =
                           seconds=time.perf_counter() - t0)
 
 
-# --- classification -----------------------------------------------------------------------------------
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def _weighted_outputs(node_off, ptr, idx, act, n_in, n_out, X, rows, edge_w, chunk, out):
-    """``out[i] = outputs of image X[rows[i]]`` with connection weights ``edge_w`` (network 0 of the pack)."""
-    n = node_off[1] - node_off[0]
-    n_e = ptr[n] - ptr[0]
-    vals = np.zeros((n, chunk))
-    acc = np.empty(chunk)
-    ones = np.ones(chunk)
-    ew = np.empty((n_e, chunk))
-    for k in range(n_e):
-        ew[k, :] = edge_w[k]
-    n_b = rows.shape[0]
-    for c0 in range(0, n_b, chunk):
-        m = min(chunk, n_b - c0)
-        for i in range(m):
-            vals[0, i] = 1.0
-            r = rows[c0 + i]
-            for j in range(n_in):
-                vals[1 + j, i] = X[r, j]
-        forward_lanes_weighted(vals, acc, 0, n, n_in, ptr, idx, act, ew, ptr[0], ones, m)
-        for i in range(m):
-            for o in range(n_out):
-                out[c0 + i, o] = vals[n - n_out + o, i]
-
-
-def weighted_outputs(net: Network, X: np.ndarray, edge_w: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """(N, n_out) outputs of ``net`` with individual connection weights on images ``X[rows]``."""
-    p = pack([net])
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    rows = np.arange(len(X), dtype=np.int64) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
-    out = np.empty((len(rows), p.n_out))
-    _weighted_outputs(p.node_off, p.ptr, p.idx, p.act, p.n_in, p.n_out, X, rows,
-                      np.array(edge_w, dtype=np.float64, order="C"), 128, out)
-    return out
-
-
-def _logp_and_pred(out: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Log-probability of the true label and the predicted class (-1 for a NaN row), as classify does."""
-    from .tasks.classify import LOGIT_CLIP, LOGP_NAN
-
-    z = np.clip(out, -LOGIT_CLIP, LOGIT_CLIP)
-    bad = np.isnan(z).any(-1)
-    z = np.where(np.isnan(z), 0.0, z)
-    logp = z - z.max(-1, keepdims=True)
-    logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
-    lp = np.where(bad, LOGP_NAN, logp[np.arange(len(y)), y])
-    return lp, np.where(bad, -1, np.argmax(z, -1))
-
-
-class ClassifyScorer:
-    """Objective for fine-tuning a classifier: mean log-probability of the true labels of a training batch."""
-
-    weighted_ok = True
-
-    def __init__(self, task: Any, net: Network) -> None:
-        self.task = task
-        self.net = net
-        self.n_edges = net.n_conns
-
-    def _batches(self, key: tuple[int, ...], trials: np.ndarray) -> np.ndarray:
-        from .tasks.classify import batch_rows
-
-        X, _ = self.task.data("train")
-        n = int(trials.max()) + 1 if len(trials) else 0
-        return batch_rows(key, n, len(X), self.task.batch)
-
-    def shared(self, weights: np.ndarray, key: tuple[int, ...], trials: np.ndarray) -> np.ndarray:
-        trials = np.asarray(trials, dtype=np.int64)
-        return self.weighted(np.asarray(weights, dtype=np.float64)[:, None] * np.ones((1, self.n_edges)), key, trials)
-
-    def weighted(self, edge_w: np.ndarray, key: tuple[int, ...], trials: np.ndarray) -> np.ndarray:
-        X, y = self.task.data("train")
-        trials = np.asarray(trials, dtype=np.int64)
-        if len(trials) == 0:
-            return np.zeros(0)
-        b = self._batches(key, trials)
-        out = np.empty(len(trials))
-        for lane, t in enumerate(trials):
-            rows = b[t]
-            lp, _ = _logp_and_pred(weighted_outputs(self.net, X, edge_w[lane], rows), y[rows])
-            out[lane] = lp.mean()
-        return out
-
-
-def _test_accuracy(net: Network, X: np.ndarray, y: np.ndarray, edge_w: np.ndarray) -> tuple[float, np.ndarray]:
-    """Accuracy and per-digit accuracy with individual weights (a NaN row counts as wrong)."""
-    _, pred = _logp_and_pred(weighted_outputs(net, X, edge_w), y)
-    ok = pred == y
-    counts = np.bincount(y, minlength=10).astype(np.float64)
-    return float(ok.mean()), np.bincount(y[ok], minlength=10) / np.maximum(counts, 1)
-
-
-def _accuracy_chunked(task: Any, net: Network, weights: np.ndarray, split: str, chunk: int) -> Any:
-    """classify.accuracy over many weights, a few at a time (outputs are (W, N, 10) floats)."""
-    parts = [task.accuracy(net, weights[i:i + chunk], split) for i in range(0, len(weights), chunk)]
-    if len(parts) == 1:
-        return parts[0].accuracy, parts[0].per_digit
-    return np.concatenate([p.accuracy for p in parts]), np.concatenate([p.per_digit for p in parts])
-
-
 def classification_protocol(task: Any, net: Network, *, trials: int = 100, seed: int = 0, sweep: int = SWEEP,
                             finetune_gens: int = 0, finetune_episodes: int = 4, finetune_pop: int = 32,
                             sigma0: float = 0.5, valid_episodes: int = 8, saved: np.ndarray | None = None,
@@ -519,28 +322,30 @@ def classification_protocol(task: Any, net: Network, *, trials: int = 100, seed:
 
     if trials < 1:
         raise ValueError("trials must be at least 1")
+    from .tasks.classify import weighted_accuracy
+
     t0 = time.perf_counter()
     say = progress or (lambda _m: None)
     n_e = net.n_conns
     X, y = task.data("test")
-    chunk = max(1, 2_000_000 // max(len(X), 1))  # about 160 MB of outputs at a time
     ws = sweep_weights(sweep)
     say(f"performance profile: {sweep} shared weights")
-    acc, per_digit = _accuracy_chunked(task, net, ws, "test", chunk)
+    acc, per_digit = task.accuracies(net, ws, "test")
     prof = Profile(ws, acc, np.zeros(len(ws)))
     say("selecting the shared weight on the training split")
-    train_acc, _ = _accuracy_chunked(task, net, ws, "train", max(1, chunk * len(X) // len(task.data("train")[0])))
+    train_acc, _ = task.accuracies(net, ws, "train")
     best = int(np.argmax(train_acc))
     wb = float(ws[best])
     conds: dict[str, Condition] = {}
     say("random individual weights")
     ri = random_individual_weights(seed, trials, n_e)
-    conds["random_individual"] = Condition("random_individual", np.array([_test_accuracy(net, X, y, w)[0] for w in ri]),
+    conds["random_individual"] = Condition("random_individual",
+                                           np.array([weighted_accuracy(net, X, y, w)[0] for w in ri]),
                                            note="U(-2,2) per connection, fresh each trial")
     say("random shared weight")
     conds["random_shared"] = Condition("random_shared",
-                                       _accuracy_chunked(task, net, random_shared_weights(seed, trials), "test",
-                                                         chunk)[0], note="U(-2,2) per trial")
+                                       task.accuracies(net, random_shared_weights(seed, trials), "test")[0],
+                                       note="U(-2,2) per trial")
     conds["tuned_shared"] = Condition("tuned_shared", np.array([acc[best]]), weight=wb,
                                       note=f"best training accuracy of {sweep} weights: w = {wb:+.3f}")
     ens = task.accuracy(net, np.asarray(STANDARD_WEIGHTS), "test")
@@ -553,123 +358,42 @@ def classification_protocol(task: Any, net: Network, *, trials: int = 100, seed:
         conds["tuned_individual"] = Condition("tuned_individual", note="skipped (--finetune-gens 0)")
     else:
         say(f"fine-tuning {n_e} weights with CMA-ES from w = {wb:+.3f}")
-        ft = finetune(ClassifyScorer(task, net), wb, seed, finetune_gens, finetune_episodes, finetune_pop, sigma0,
+        ft = finetune(task.scorer(net), wb, seed, finetune_gens, finetune_episodes, finetune_pop, sigma0,
                       valid_episodes, progress)
-        a, pd = _test_accuracy(net, X, y, ft.weights)
+        a, pd = weighted_accuracy(net, X, y, ft.weights)
         extra["tuned_per_digit"] = pd.tolist()
         conds["tuned_individual"] = Condition(
             "tuned_individual", np.array([a]),
             note=f"CMA-ES on training log-likelihood from w = {wb:+.3f}: {ft.gens} gens x {ft.popsize}"
             + ("" if ft.kept == "tuned" else "; the start validated better and was kept"))
     if saved is not None:
-        conds["saved_weights"] = Condition("saved_weights", np.array([_test_accuracy(net, X, y, saved)[0]]),
+        conds["saved_weights"] = Condition("saved_weights", np.array([weighted_accuracy(net, X, y, saved)[0]]),
                                            note="from the file")
     return ProtocolResult(file, task.name, "test accuracy", trials, seed, net.n_nodes, n_e, conds, prof, ft, extra,
                           seconds=time.perf_counter() - t0)
 
 
-# --- tuned-weights files --------------------------------------------------------------------------------
-@dataclass
-class Tuned:
-    genome: Genome
-    weights: np.ndarray  # (E,) in Network.edges() order of genome.network()
-    doc: dict[str, Any]
-
-
-def tuned_document(genome: Genome, task: Any, weights: np.ndarray, shared_weight: float,
-                   scores: dict[str, Any] | None = None, **meta: Any) -> dict[str, Any]:
-    net = genome.network()
-    e = net.edges()
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (net.n_conns,):
-        raise ValueError(f"{net.n_conns} connections need {net.n_conns} weights, got shape {weights.shape}")
-    return {"format": TUNED_FORMAT, "version": TUNED_VERSION, "task": task.name, "shared_weight": float(shared_weight),
-            "connections": [[int(s), int(d), w] for (s, d), w in zip(e.tolist(), weights.tolist(), strict=True)],
-            "scores": scores or {}, **meta, "network": network_document(genome, task)}
-
-
-def save_tuned(path: str | Path, genome: Genome, task: Any, weights: np.ndarray, shared_weight: float,
-               scores: dict[str, Any] | None = None, **meta: Any) -> Path:
-    from .atomic import write_bytes
-
-    path = Path(path)
-    doc = tuned_document(genome, task, weights, shared_weight, scores, **meta)
-    conns = doc.pop("connections")
-    text = orjson.dumps({**doc, "connections": None}, option=orjson.OPT_INDENT_2).decode()
-    rows = ",\n".join("    " + orjson.dumps(c).decode() for c in conns)  # one connection per line
-    text = text.replace('"connections": null', '"connections": [\n' + rows + "\n  ]", 1)
-    write_bytes(path, text.encode() + b"\n")
-    return path
-
-
-def is_tuned_file(path: str | Path) -> bool:
-    try:
-        head = Path(path).read_bytes()[:200]
-    except OSError:
-        return False
-    return head.lstrip().startswith(b"{") and TUNED_FORMAT.encode() in head
-
-
-def load_tuned(path: str | Path) -> Tuned:
-    """A tuned-weights file: the base genome and its weights in ``Network.edges()`` order."""
-    try:
-        doc = orjson.loads(Path(path).read_bytes())
-    except OSError as e:
-        raise NetworkFileError(f"{path}: {e.strerror}") from None
-    except orjson.JSONDecodeError as e:
-        raise NetworkFileError(f"{path}: not valid JSON ({e})") from None
-    check_header(doc, TUNED_FORMAT, TUNED_VERSION, path, NetworkFileError)
-    try:
-        genome = Genome.from_dict(doc["network"]["genome"])
-        conns = np.asarray(doc["connections"], dtype=np.float64).reshape(-1, 3)
-    except (KeyError, TypeError, ValueError) as e:
-        raise NetworkFileError(f"{path}: damaged tuned-weights file ({e})") from None
-    net = genome.network()
-    order = np.lexsort((conns[:, 0], conns[:, 1]))  # by destination, then source: the edges() order
-    conns = conns[order]
-    if conns.shape[0] != net.n_conns or not np.array_equal(conns[:, :2], net.edges()):
-        raise NetworkFileError(f"{path}: the connections do not match the base network")
-    if not np.isfinite(conns[:, 2]).all():
-        raise NetworkFileError(f"{path}: a connection weight is not a finite number")
-    return Tuned(genome, conns[:, 2].copy(), doc)
-
-
 # --- the whole thing from a file ------------------------------------------------------------------------
-def evaluate_file(file: str | Path, task: Task, *, trials: int = 100, seed: int = 0, sweep: int = SWEEP,
-                  finetune_gens: int = 0, finetune_episodes: int | None = None, finetune_pop: int = 32,
-                  sigma0: float = 0.5, valid_episodes: int | None = None, threads: int = 0,
-                  progress: Progress | None = None) -> tuple[ProtocolResult, Genome]:
-    """Read a network file (project JSON, original ``.out`` or tuned weights) and run the protocol for ``task``."""
-    saved = None
-    if is_tuned_file(file):
-        t = load_tuned(file)
-        if t.doc.get("task") != task.name:
-            raise NetworkFileError(f"{file}: tuned for task {t.doc.get('task')!r}, not {task.name!r}")
-        genome, saved = t.genome, t.weights
-    else:
-        try:
-            genome = read_any(file, task.n_inputs, task.n_outputs)
-        except NetworkFileError as e:
-            if str(e).startswith(str(file)):
-                raise
-            raise NetworkFileError(f"{file}: {e}") from None
-    net = genome.network()
-    if (net.n_in, net.n_out) != (task.n_inputs, task.n_outputs):
-        raise NetworkFileError(f"{file}: network has {net.n_in} inputs/{net.n_out} outputs, "
-                               f"task needs {task.n_inputs}/{task.n_outputs}")
-    if task.name in ("digits", "mnist256"):
-        res = classification_protocol(task, net, trials=trials, seed=seed, sweep=sweep, finetune_gens=finetune_gens,
+def evaluate_file(file: str | Path, task: Task | str | None = None, *, trials: int = 100, seed: int = 0,
+                  sweep: int = SWEEP, finetune_gens: int = 0, finetune_episodes: int | None = None,
+                  finetune_pop: int = 32, sigma0: float = 0.5, valid_episodes: int | None = None, threads: int = 0,
+                  progress: Progress | None = None) -> tuple[ProtocolResult, Genome, Task]:
+    """Read a network file (``netfile.open_network``: project JSON, original ``.out``, tuned weights or a run
+    directory) and run the protocol on ``task`` (default: the file's). Returns the result, the genome and
+    the task."""
+    got = open_network(file, task)
+    t, net = got.task, got.network()
+    if t.spec.metric == "accuracy":
+        res = classification_protocol(t, net, trials=trials, seed=seed, sweep=sweep, finetune_gens=finetune_gens,
                                       finetune_episodes=finetune_episodes or 4, finetune_pop=finetune_pop,
-                                      sigma0=sigma0, valid_episodes=valid_episodes or 8, saved=saved, file=str(file),
-                                      progress=progress)
+                                      sigma0=sigma0, valid_episodes=valid_episodes or 8, saved=got.weights,
+                                      file=str(file), progress=progress)
     else:
-        scorer: Scorer = (SwingUpScorer(net, task.max_steps) if task.name == "swingup"
-                          else TaskScorer(task, net, threads))
-        res = run_protocol(scorer, net, trials=trials, seed=seed, sweep=sweep, finetune_gens=finetune_gens,
-                           finetune_episodes=finetune_episodes or 8, finetune_pop=finetune_pop, sigma0=sigma0,
-                           valid_episodes=valid_episodes or 64, saved=saved, file=str(file), task=task.name,
-                           progress=progress)
-    return res, genome
+        res = run_protocol(t.scorer(net, threads), net, trials=trials, seed=seed, sweep=sweep,
+                           finetune_gens=finetune_gens, finetune_episodes=finetune_episodes or 8,
+                           finetune_pop=finetune_pop, sigma0=sigma0, valid_episodes=valid_episodes or 64,
+                           saved=got.weights, file=str(file), task=t.name, progress=progress)
+    return res, got.genome, t
 
 
 def tuned_path(file: str | Path, out: str | Path | None) -> Path:

@@ -14,9 +14,12 @@ Layout of ``runs/<name>/``::
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import math
 import os
 import re
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -24,8 +27,8 @@ from typing import Any
 
 import orjson
 
-from .atomic import write_bytes
-from .config import Config, ConfigError
+from .atomic import fsync_dir, write_bytes
+from .config import OLDER_RUNS, Config, ConfigError
 from .docformat import check_header
 from .events import encode
 
@@ -37,6 +40,7 @@ CHAMPION_OUT = "champion.out"
 CONTROL = "control.json"
 LOCK = "engine.lock"
 LOG = "engine.log"
+STAGING = ".new"  # RUNS/.new/NAME.<pid>: a run being made (see NewRun)
 
 CHECKPOINT_FORMAT = "wann-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -48,22 +52,89 @@ class RunDirError(RuntimeError):
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not name:
+        raise RunDirError("run name is empty: give one with --name, or leave --name out for task-date-time")
+    if not _NAME.fullmatch(name):
         raise RunDirError(f"run name {name!r}: use letters, digits, '.', '_' or '-' (max 128, no '/')")
     return name
 
 
-def create(runs_dir: Path, name: str) -> Path:
-    """Make a new, empty run directory; never reuse an existing one."""
-    path = Path(runs_dir) / check_name(name)
+def check_runs_dir(runs_dir: Path) -> Path:
+    """``runs_dir`` as a folder that exists or can be made (not a file)."""
+    runs_dir = Path(runs_dir)
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise RunDirError(f"--runs-dir {runs_dir}: not a folder")
     try:
-        Path(runs_dir).mkdir(parents=True, exist_ok=True)
-        path.mkdir()
+        runs_dir.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise RunDirError(f"{path} already exists (resume it with `wann-engine resume {path}`)") from None
+        raise RunDirError(f"--runs-dir {runs_dir}: not a folder (a part of the path is a file)") from None
     except OSError as e:
-        raise RunDirError(f"cannot create {path}: {e.strerror}") from None
+        raise RunDirError(f"--runs-dir {runs_dir}: cannot create it ({e.strerror})") from None
+    return runs_dir
+
+
+def check_new(runs_dir: Path, name: str) -> Path:
+    """The path of a new run ``runs_dir/name``: refused when it exists; writes nothing."""
+    runs_dir = Path(runs_dir)
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise RunDirError(f"--runs-dir {runs_dir}: not a folder")
+    path = runs_dir / check_name(name)
+    if path.exists() or path.is_symlink():
+        raise RunDirError(f"{path} already exists (resume it with `wann-engine resume {path}`)")
     return path
+
+
+class NewRun:
+    """A run directory built where nobody looks (``RUNS/.new/NAME.<pid>``) and renamed into place once it
+    holds everything a resume needs, so a run killed while being made leaves no half-made folder: either
+    ``RUNS/NAME`` exists complete, or it does not exist and ``run`` can make it again.
+
+    Folders left in ``.new`` by killed engines are removed by the next ``create`` of that name."""
+
+    def __init__(self, runs_dir: Path, name: str) -> None:
+        self.final = check_new(check_runs_dir(runs_dir), name)
+        staging = self.final.parent / STAGING
+        for old in staging.glob(f"{name}.*"):  # an engine killed while making this run
+            if old.name[len(name) + 1:].isdigit() and old.is_dir() and not engine_alive(old):
+                shutil.rmtree(old, ignore_errors=True)
+        self.path = staging / f"{name}.{os.getpid()}"
+        shutil.rmtree(self.path, ignore_errors=True)
+        for attempt in range(3):
+            try:
+                staging.mkdir(exist_ok=True)
+                self.path.mkdir()
+                break
+            except FileNotFoundError:  # another engine removed the empty staging folder just then
+                if attempt == 2:
+                    raise RunDirError(f"cannot create {self.final}: the runs folder keeps changing") from None
+            except OSError as e:
+                raise RunDirError(f"cannot create {self.final}: {e.strerror}") from None
+
+    def commit(self) -> Path:
+        """Move the finished folder into place (atomic); refused if the name was taken meanwhile."""
+        try:
+            if self.final.exists():
+                raise FileExistsError
+            os.rename(self.path, self.final)
+        except OSError as e:
+            self.discard()
+            if isinstance(e, FileExistsError) or e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise RunDirError(f"{self.final} already exists (resume it with "
+                                  f"`wann-engine resume {self.final}`)") from None
+            raise RunDirError(f"cannot create {self.final}: {e.strerror}") from None
+        fsync_dir(self.final.parent)
+        try:
+            self.final.parent.joinpath(STAGING).rmdir()  # only when empty: others may be making runs
+        except OSError:
+            pass
+        return self.final
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        try:
+            self.path.parent.rmdir()  # only when empty
+        except OSError:
+            pass
 
 
 def write_config(path: Path, cfg: Config) -> None:
@@ -75,9 +146,14 @@ def read_config(path: Path) -> Config:
     if not f.is_file():
         raise RunDirError(f"{path} is not a run directory (no {CONFIG})")
     try:
-        return Config.from_dict(orjson.loads(f.read_bytes()))
+        doc = orjson.loads(f.read_bytes())
+        if isinstance(doc, dict):  # a run saved before an option existed continues as it ran
+            doc = {**OLDER_RUNS, **doc}
+        return Config.from_dict(doc)
     except (orjson.JSONDecodeError, ConfigError, TypeError) as e:
         raise RunDirError(f"{f}: damaged config ({e})") from None
+    except OSError as e:
+        raise RunDirError(f"{f}: cannot read it ({e.strerror})") from None
 
 
 class Lock:
@@ -154,4 +230,22 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         doc = orjson.loads(f.read_bytes())
     except orjson.JSONDecodeError as e:
         raise RunDirError(f"{f}: damaged checkpoint ({e})") from None
+    except OSError as e:
+        raise RunDirError(f"{f}: cannot read it ({e.strerror})") from None
     return check_header(doc, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, f, RunDirError, label="checkpoint")
+
+
+def checkpoint_counters(doc: dict[str, Any]) -> dict[str, Any]:
+    """The run's totals saved beside the search (``elapsed`` seconds, ``episodes``, ``env_steps``),
+    checked: ValueError names a field of the wrong type or range. Missing ones count from 0."""
+    elapsed = doc.get("elapsed", 0.0)
+    if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not (
+            math.isfinite(elapsed) and elapsed >= 0):
+        raise ValueError(f"elapsed: expected seconds (a number >= 0), found {elapsed!r:.40}")
+    out: dict[str, Any] = {"elapsed": float(elapsed)}
+    for key in ("episodes", "env_steps"):
+        v = doc.get(key, 0)
+        if type(v) is not int or not 0 <= v < 2**63:
+            raise ValueError(f"{key}: expected a whole number >= 0, found {v!r:.40}")
+        out[key] = v
+    return out

@@ -8,6 +8,7 @@ exactly as if it had never stopped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from . import ranking
 from .config import Config
+from .events import number as _decode_number
 from .genome import Genome, Network, initial_genome
 from .variation import Innovations, mutate
 
@@ -30,9 +32,21 @@ class Stats:
     conns: np.ndarray
     nodes: np.ndarray
     best_changed: bool
+    retested: np.ndarray | None = None  # indices of the networks re-tested this generation, best raw mean first
+    retest_means: np.ndarray | None = None  # their re-tested means (over weights and retest_reps episodes)
+    champion_changed: bool = False  # the re-tested champion changed (or, re-test off, the best-ever)
 
 
 class Search:
+    """The WANN search of one run, generation by generation: ``ask`` breeds (or, at first, creates) the
+    population and returns its networks; ``tell`` takes their returns and updates scores and best-ever.
+
+    Owns the run's one random generator, the innovation counters and the best network so far. It does
+    no scoring and no I/O: a :class:`~wann_engine.runner.Runner` scores what ``ask`` returns and saves
+    ``to_state()`` as the checkpoint. ``undo_ask`` takes back an ``ask`` whose generation was abandoned
+    (a stop during scoring), so the state is again that of the last complete generation.
+    """
+
     def __init__(self, cfg: Config, n_in: int, n_out: int) -> None:
         self.cfg = cfg
         self.n_in, self.n_out = n_in, n_out
@@ -47,26 +61,77 @@ class Search:
         self.best_gen = -1
         self.evaluations = 0
         self.last_moo = "mean_conns"
+        # the champion: the best re-tested network so far (see retest_plan); None until the first re-test
+        self.champ: Genome | None = None
+        self.champ_mean = -np.inf
+        self.champ_per_weight: np.ndarray | None = None
+        self.champ_gen = -1
+        self.champ_seed = 0
+        self.champ_raw_mean = float("nan")
         self._pending_breed = False  # True between tell() and the next ask()
+        self._before_ask: tuple[Any, ...] | None = None
 
     # --- ask / tell -------------------------------------------------------------------------
-    def ask(self) -> list[Network]:
+    def ask(self, should_stop: Callable[[], bool] | None = None) -> list[Network]:
+        """The networks of the next generation. ``should_stop`` is looked at every few hundred genomes (a
+        huge population takes seconds to make): when it says True, :class:`tasks.Interrupted` is raised
+        and the search is as before the call."""
+        # breeding replaces the list and copies parents: keeping the old list is a complete undo record
+        self._before_ask = (self.rng.bit_generator.state, self.pop, self._pending_breed,
+                            self.inn.next_innov, self.inn.next_node, self.last_moo)
+        check = _Checker(should_stop, self)
         if not self.pop:
-            self.pop = [
-                initial_genome(self.n_in, self.n_out, self.rng, self.cfg.prob_initEnable, self.cfg.out_act)
-                for _ in range(self.cfg.popSize)
-            ]
+            pop = []
+            for _ in range(self.cfg.popSize):
+                check()
+                pop.append(initial_genome(self.n_in, self.n_out, self.rng, self.cfg.prob_initEnable,
+                                          self.cfg.out_act))
+            self.pop = pop
         elif self._pending_breed:
-            self.pop = self._breed()
+            self.pop = self._breed(check)
         self._pending_breed = False
-        return [g.network(self.cfg.keep_disabled_hidden) for g in self.pop]
+        nets = []
+        for g in self.pop:
+            check()
+            nets.append(g.network(self.cfg.keep_disabled_hidden))
+        return nets
+
+    def undo_ask(self) -> None:
+        """Return to the state before the last ``ask`` (its generation will not be told); once undone,
+        or before any ``ask``, nothing to do."""
+        if self._before_ask is None:
+            return
+        rng_state, self.pop, self._pending_breed, next_innov, next_node, self.last_moo = self._before_ask
+        self.rng.bit_generator.state = rng_state
+        self.inn = Innovations(next_innov, next_node)
+        self._before_ask = None
 
     def eval_key(self) -> tuple[int, int]:
         """Seeds the episode starts of the current generation."""
         return (self.cfg.seed, self.gen)
 
-    def tell(self, returns: np.ndarray) -> Stats:
-        """``returns``: (pop, weights, reps) episode returns of the networks from ``ask()``."""
+    def retest_plan(self, returns: np.ndarray) -> tuple[np.ndarray, int]:
+        """Which networks of the current generation to re-test, and the episode seed to re-test them on.
+
+        The networks: the ``retest_top`` best raw means of the first Pareto front (mean, connections),
+        best first. The seed: :func:`retest_seed` of (run seed, generation), so ``wann-engine eval FILE
+        --seed S --episodes retest_reps`` replays a re-test exactly. Pure: no random numbers are drawn,
+        so the search itself is the same with or without re-tests."""
+        k = self.cfg.retest_top
+        if k <= 0 or not len(self.pop):
+            return np.zeros(0, dtype=np.int64), 0
+        mean = returns.mean(axis=(1, 2))
+        ok = np.isfinite(mean)
+        conns = np.array([g.network(self.cfg.keep_disabled_hidden).n_conns for g in self.pop])
+        m = np.where(ok, mean, -np.inf)
+        front = np.flatnonzero(ranking.fronts(ranking.objectives(m, m, conns, False)) == 0)
+        front = front[ok[front]]
+        pick = front[np.argsort(-mean[front], kind="stable")][:k]
+        return pick.astype(np.int64), retest_seed(self.cfg.seed, self.gen)
+
+    def tell(self, returns: np.ndarray, retest: tuple[np.ndarray, np.ndarray, int] | None = None) -> Stats:
+        """``returns``: (pop, weights, reps) episode returns of the networks from ``ask()``; ``retest``:
+        (indices, (len(indices), weights, retest_reps) returns, seed) of :meth:`retest_plan`'s networks."""
         per_weight = returns.mean(axis=2)
         self.fitness = per_weight
         mean = per_weight.mean(axis=1)
@@ -83,12 +148,27 @@ class Search:
             self.best_gen = self.gen
         self.evaluations += len(self.pop)
         stats = Stats(self.gen, mean, peak, per_weight, conns, nodes, changed)
+        if retest is not None and len(retest[0]):
+            idx, rt, seed = retest
+            rt_per_weight = rt.mean(axis=2)
+            rt_mean = rt_per_weight.mean(axis=1)
+            stats.retested, stats.retest_means = idx, rt_mean
+            j = int(np.argmax(np.where(np.isnan(rt_mean), -np.inf, rt_mean)))
+            if rt_mean[j] > self.champ_mean:
+                self.champ = self.pop[int(idx[j])].copy()
+                self.champ_mean = float(rt_mean[j])
+                self.champ_per_weight = rt_per_weight[j].copy()
+                self.champ_gen, self.champ_seed = self.gen, int(seed)
+                self.champ_raw_mean = float(mean[int(idx[j])])
+                stats.champion_changed = True
+        elif self.cfg.retest_top <= 0:
+            stats.champion_changed = changed
         self.gen += 1
         self._pending_breed = True
         return stats
 
     # --- reproduction -----------------------------------------------------------------------
-    def _breed(self) -> list[Genome]:
+    def _breed(self, check: Callable[[], None] = lambda: None) -> list[Genome]:
         cfg = self.cfg
         per_weight = self.fitness
         mean = per_weight.mean(axis=1)
@@ -103,14 +183,23 @@ class Search:
         m = len(pool)
         n_elite = int(np.floor(m * cfg.select_eliteRatio))
         children = n - n_elite
-        draws = cfg.select_tournSize * (2 if cfg.tourn_original else 1)
-        winners = self.rng.integers(m, size=(children, draws)).min(axis=1)
+        winners = tournament(self.rng, m, children, cfg.select_tournSize, cfg.tourn_original)
         probs = (cfg.prob_addConn, cfg.prob_addNode, cfg.prob_enable, cfg.prob_mutAct)
         new = [self.pop[i] for i in pool[:n_elite]]
         for w in winners.tolist():
+            check()
             child, _ = mutate(self.pop[pool[w]], self.rng, self.inn, probs, cfg.h_act, cfg.keep_disabled_hidden)
             new.append(child)
         return new
+
+    @staticmethod
+    def memory_estimate(cfg: Config, n_in: int, n_out: int) -> int:
+        """Bytes the search needs at its start (it grows as networks do): per individual about 3.3 kB of
+        genome and network objects plus ~36 B per initial connection (measured: 3.3 kB swing-up, 7 kB
+        biped, 90 kB mnist256), its scores, and one tournament row of draws for each child."""
+        conns = (n_in + 1) * n_out
+        per = 3300 + 36 * conns + 24 * len(cfg.weights) * cfg.alg_nReps + 8 * cfg.select_tournSize
+        return int(cfg.popSize) * per
 
     # --- persistence ------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -133,29 +222,196 @@ class Search:
             "best_gen": self.best_gen,
             "evaluations": self.evaluations,
             "last_moo": self.last_moo,
+            **({} if self.champ is None else {"champion": {  # absent until the first re-test (and without)
+                "genome": self.champ.to_dict(), "mean": self.champ_mean,
+                "per_weight": self.champ_per_weight.tolist(), "gen": self.champ_gen,
+                "seed": str(self.champ_seed), "raw_mean": self.champ_raw_mean}}),
         }
 
     @classmethod
-    def from_state(cls, cfg: Config, n_in: int, n_out: int, st: dict[str, Any]) -> Search:
+    def from_state(cls, cfg: Config, n_in: int, n_out: int, st: Any) -> Search:
+        """The search saved by ``to_state``, checked completely first: any field of the wrong type, size or
+        range raises ValueError naming it (so a damaged checkpoint is refused before anything is touched)."""
+        c = _StateCheck(cfg, n_in, n_out)
+        st = c.mapping(st, "search")
         s = cls(cfg, n_in, n_out)
-        r = st["rng"]
+        s.gen = c.integer(st, "gen", 0)
+        r = c.mapping(st.get("rng"), "rng")
+        if r.get("bit_generator") != "PCG64":
+            raise ValueError(f"rng.bit_generator: expected 'PCG64', found {_short(r.get('bit_generator'))}")
+        rs = c.mapping(r.get("state"), "rng.state")
         s.rng.bit_generator.state = {
-            "bit_generator": r["bit_generator"],
-            "state": {k: int(v) for k, v in r["state"].items()},
-            "has_uint32": int(r["has_uint32"]),
-            "uinteger": int(r["uinteger"]),
+            "bit_generator": "PCG64",
+            "state": {k: c.big(rs, k, 128, "rng.state.") for k in ("state", "inc")},
+            "has_uint32": c.integer(r, "has_uint32", 0, 1, "rng."),
+            "uinteger": c.big(r, "uinteger", 32, "rng."),
         }
-        s.gen = int(st["gen"])
-        s._pending_breed = bool(st["pending_breed"])
-        s.pop = [Genome.from_dict(d) for d in st["pop"]]
-        s.fitness = None if st["fitness"] is None else np.asarray(st["fitness"], dtype=np.float64)
-        s.inn = Innovations(int(st["innovations"]["next_innov"]), int(st["innovations"]["next_node"]))
-        s.best = None if st["best"] is None else Genome.from_dict(st["best"])
-        s.best_mean = float(st["best_mean"])
-        s.best_per_weight = None if st["best_per_weight"] is None else np.asarray(st["best_per_weight"], float)
-        s.best_gen = int(st["best_gen"])
-        s.evaluations = int(st["evaluations"])
-        s.last_moo = str(st["last_moo"])
-        if len(s.pop) != cfg.popSize and not (s.gen == 0 and not s.pop):  # gen 0: not yet asked
-            raise ValueError(f"checkpoint holds {len(s.pop)} individuals, config says popSize={cfg.popSize}")
+        pb = st.get("pending_breed")
+        if not isinstance(pb, bool):
+            raise ValueError(f"pending_breed: expected true or false, found {_short(pb)}")
+        s._pending_breed = pb
+        pop = st.get("pop")
+        if not isinstance(pop, list):
+            raise ValueError(f"pop: expected a list of genomes, found {_short(pop)}")
+        if len(pop) != cfg.popSize and not (s.gen == 0 and not pop):  # gen 0: not yet asked
+            raise ValueError(f"checkpoint holds {len(pop)} individuals, config says popSize={cfg.popSize}")
+        s.pop = [c.genome(g, f"pop[{i}]") for i, g in enumerate(pop)]
+        s.fitness = c.numbers(st, "fitness", (len(s.pop), len(cfg.weights)), optional=True)
+        if s._pending_breed and s.fitness is None:
+            raise ValueError("fitness: missing, but the population waits to be bred from it")
+        inn = c.mapping(st.get("innovations"), "innovations")
+        s.inn = Innovations(c.integer(inn, "next_innov", 0, prefix="innovations."),
+                            c.integer(inn, "next_node", 0, prefix="innovations."))
+        best = st.get("best")
+        s.best = None if best is None else c.genome(best, "best")
+        s.best_mean = c.number(st, "best_mean")
+        s.best_per_weight = c.numbers(st, "best_per_weight", (len(cfg.weights),), optional=True)
+        if (s.best is None) != (s.best_per_weight is None):
+            raise ValueError("best and best_per_weight: one is missing")
+        s.best_gen = c.integer(st, "best_gen", -1, max(s.gen - 1, -1))
+        s.evaluations = c.integer(st, "evaluations", 0)
+        moo = st.get("last_moo")
+        if moo not in ("mean_conns", "mean_peak"):
+            raise ValueError(f"last_moo: expected 'mean_conns' or 'mean_peak', found {_short(moo)}")
+        s.last_moo = moo
+        ch = st.get("champion")  # absent in checkpoints written before re-tests: no champion yet
+        if ch is not None:
+            ch = c.mapping(ch, "champion")
+            s.champ = c.genome(ch.get("genome"), "champion.genome")
+            s.champ_mean = c.number(ch, "mean")
+            s.champ_per_weight = c.numbers(ch, "per_weight", (len(cfg.weights),), optional=False)
+            s.champ_gen = c.integer(ch, "gen", 0, max(s.gen - 1, 0), "champion.")
+            s.champ_seed = c.big(ch, "seed", 63, "champion.")
+            s.champ_raw_mean = c.number(ch, "raw_mean")
+        for g, where in [(g, f"pop[{i}]") for i, g in enumerate(s.pop)] + ([(s.best, "best")] if s.best else []):
+            if g.node_id.size and int(g.node_id.max()) >= s.inn.next_node:
+                raise ValueError(f"{where}: node id {int(g.node_id.max())} is not below "
+                                 f"innovations.next_node={s.inn.next_node}")
+            if g.conn_innov.size and int(g.conn_innov.max()) >= s.inn.next_innov:
+                raise ValueError(f"{where}: innovation {int(g.conn_innov.max())} is not below "
+                                 f"innovations.next_innov={s.inn.next_innov}")
         return s
+
+
+#: Mixed into the re-test seeds, so they are never the search's own episode keys.
+RETEST_TAG = 0x7E7E57
+
+
+def retest_seed(seed: int, gen: int) -> int:
+    """The episode seed of generation ``gen``'s re-test: ``wann-engine eval --seed`` of this value runs the
+    same episodes. A 63-bit number with bit 62 set: as an episode key ``[S, rep]`` its high word is at
+    least 2**30, so it is never a search key ``[seed, gen, rep]`` (that would need gen >= 2**30), and it is
+    never the run seed itself (the other possible overlap)."""
+    v = int(np.random.SeedSequence([seed, gen, RETEST_TAG]).generate_state(1, np.uint64)[0])
+    v = (v & (2**62 - 1)) | 2**62
+    return v ^ 1 if v == seed else v
+
+
+def tournament(rng: np.random.Generator, m: int, children: int, size: int, original: bool) -> np.ndarray:
+    """Each child's parent: the best (lowest) rank of ``size`` uniform draws from the ``m`` ranked parents.
+
+    ``size`` is the total: the presets hold twice the original's ``select_tournSize``. ``original``
+    draws them as the original code did, two tournaments of ``size // 2`` whose winners meet (the same
+    best-of-``size`` pressure, the draws in the original's order); otherwise one tournament of ``size``.
+    """
+    if original:
+        half = max(size // 2, 1)
+        a = rng.integers(m, size=(children, half)).min(axis=1)
+        b = rng.integers(m, size=(children, half)).min(axis=1)
+        return np.minimum(a, b)
+    return rng.integers(m, size=(children, size)).min(axis=1)
+
+
+class _Checker:
+    """Calls ``should_stop`` once every ``EVERY`` calls; on True, undoes the ask and raises Interrupted."""
+
+    EVERY = 256
+
+    def __init__(self, should_stop: Callable[[], bool] | None, search: Search) -> None:
+        self.should_stop, self.search, self.n = should_stop, search, 0
+
+    def __call__(self) -> None:
+        self.n += 1
+        if self.should_stop is not None and self.n % self.EVERY == 0 and self.should_stop():
+            from .tasks import Interrupted
+
+            self.search.undo_ask()
+            raise Interrupted("making the generation abandoned, a stop was asked for")
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:30] + f"... ({len(text)} characters)"
+
+
+class _StateCheck:
+    """Typed reads of a saved search state; every failure is a ValueError naming the field."""
+
+    def __init__(self, cfg: Config, n_in: int, n_out: int) -> None:
+        self.cfg, self.n_in, self.n_out = cfg, n_in, n_out
+
+    @staticmethod
+    def mapping(v: Any, where: str) -> dict[str, Any]:
+        if not isinstance(v, dict):
+            raise ValueError(f"{where}: expected an object, found {_short(v)}")
+        return v
+
+    @staticmethod
+    def integer(d: dict[str, Any], key: str, lo: int, hi: int = 2**63 - 1, prefix: str = "") -> int:
+        v = d.get(key)
+        if type(v) is not int:
+            raise ValueError(f"{prefix}{key}: expected a whole number, found {_short(v)}")
+        if not lo <= v <= hi:
+            raise ValueError(f"{prefix}{key}={_short(v)}: out of range {lo}..{hi}")
+        return v
+
+    @staticmethod
+    def big(d: dict[str, Any], key: str, bits: int, prefix: str = "") -> int:
+        """A ``bits``-bit unsigned integer written as a decimal string (JSON numbers lose precision)."""
+        v = d.get(key)
+        if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 40:
+            v = int(v)
+        if type(v) is not int or not 0 <= v < 2**bits:
+            raise ValueError(f"{prefix}{key}: expected a {bits}-bit unsigned integer, found {_short(d.get(key))}")
+        return v
+
+    @staticmethod
+    def number(d: dict[str, Any], key: str) -> float:
+        v = d.get(key)
+        if isinstance(v, bool) or not (isinstance(v, (int, float)) or v in ("NaN", "Infinity", "-Infinity")):
+            raise ValueError(f"{key}: expected a number, found {_short(v)}")
+        try:
+            return _decode_number(v)
+        except OverflowError:
+            raise ValueError(f"{key}: {_short(v)} is too large") from None
+
+    def numbers(self, d: dict[str, Any], key: str, shape: tuple[int, ...], optional: bool) -> np.ndarray | None:
+        v = d.get(key)
+        if v is None and optional:
+            return None
+        flat: list[Any] = []
+        rows = v if len(shape) == 2 else [v]
+        width = shape[-1]
+        if not isinstance(rows, list) or len(rows) != (shape[0] if len(shape) == 2 else 1):
+            raise ValueError(f"{key}: expected {' x '.join(map(str, shape))} numbers")
+        for row in rows:
+            if not isinstance(row, list) or len(row) != width:
+                raise ValueError(f"{key}: expected {' x '.join(map(str, shape))} numbers")
+            flat.extend(row)
+        out = np.empty(len(flat))
+        for i, x in enumerate(flat):
+            out[i] = self.number({key: x}, key)
+        return out.reshape(shape)
+
+    def genome(self, v: Any, where: str) -> Genome:
+        from .netfile import NetworkFileError, genome_from_rows
+
+        d = self.mapping(v, where)
+        try:
+            g = genome_from_rows(d.get("nodes"), d.get("conns"))
+        except NetworkFileError as e:
+            raise ValueError(f"{where}: {e}") from None
+        if (g.n_in, g.n_out) != (self.n_in, self.n_out):
+            raise ValueError(f"{where}: {g.n_in} inputs and {g.n_out} outputs, the task has {self.n_in} and "
+                             f"{self.n_out}")
+        return g

@@ -19,7 +19,7 @@ from .runs import RunRow, RunStates
 from .screens.browser import BrowserScreen
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
-from .screens.new_run import NewRun, NewRunScreen
+from .screens.new_run import NewRunScreen
 from .screens.run_view import RunScreen
 from .tail import Watcher
 
@@ -118,11 +118,11 @@ class WannTui(App[int]):
         if isinstance(screen, RunScreen) and screen.run == message.run:
             screen.schedule_render(self.tick)
         model = self.models.get(message.run)
-        if model is not None and model.n_malformed != self._warned.get(message.run, 0):
+        if model is not None and model.n_warnings != self._warned.get(message.run, 0):
             seen = self._warned.get(message.run, 0)
-            self._warned[message.run] = model.n_malformed
-            for w in list(model.warnings)[-min(model.n_malformed - seen, len(model.warnings), 3):]:
-                self.notify(w, title="event skipped", severity="warning", timeout=6)
+            self._warned[message.run] = n = model.n_warnings
+            for w in list(model.warnings)[-min(n - seen, len(model.warnings), 3):]:
+                self.notify(w, title="events.jsonl", severity="warning", timeout=6)
 
     def _clock(self) -> None:
         """Once per ``state_every``: the ages shown in the browser and the status bar."""
@@ -241,7 +241,8 @@ class WannTui(App[int]):
     def confirm_kill(self, run: Path | None) -> None:
         if run is None:
             return
-        info = rundir.lock_info(run) or {}
+        info = rundir.lock_info(run)
+        info = info if isinstance(info, dict) else {}
         ckpt = ""
         if run in self.models:
             snap = self.models[run].snapshot(recent=2)
@@ -251,7 +252,12 @@ class WannTui(App[int]):
 
         def done(yes: bool | None) -> None:
             if yes:
-                if control.kill(run):
+                try:
+                    killed = control.kill(run)
+                except rundir.RunDirError as e:  # another host's engine, or a lock naming no engine here
+                    self.notify(str(e), title=f"cannot kill {run.name}", severity="error")
+                    return
+                if killed:
                     self.notify(f"{run.name}: killed", severity="warning")
                 else:
                     self.notify(f"{run.name}: no engine was running", severity="warning")
@@ -282,18 +288,17 @@ class WannTui(App[int]):
     def new_run(self) -> None:
         self.push_screen(NewRunScreen(self.runs_dir), self._launch)
 
-    def _launch(self, req: NewRun | None) -> None:
-        if req is None:
+    def _launch(self, spec: control.LaunchSpec | None) -> None:
+        if spec is None:
             return
         try:
-            run = control.launch(self.runs_dir, req.name, task=req.preset, pop=req.pop, gens=req.gens,
-                                 seed=req.seed, workers=req.workers)
+            run = control.launch(spec)
         except (rundir.RunDirError, OSError, ValueError) as e:
             self.notify(str(e), title="cannot launch", severity="error")
             return
         self.states.launching[run] = time.time()
-        log = control.launch_log(self.runs_dir, req.name).name
-        self.notify(f"launched {req.name} (engine output: {log})", timeout=4)
+        log = control.launch_log(spec.runs_dir, run.name).name
+        self.notify(f"launched {run.name} (engine output: {log})", timeout=4)
         self.refresh_states_now()
         self.open_run(run)
 

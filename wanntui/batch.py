@@ -17,6 +17,7 @@ Output contract:
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -24,7 +25,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from enum import IntEnum
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,19 +32,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from wann_engine import control, rundir
+from wann_engine.config import ConfigError
+from wann_engine.exits import Exit
 
 from . import fmt
-from .model import RunModel, num
-from .tail import FileTail
-
-
-class Exit(IntEnum):
-    """Exit codes of ``wann-tui --batch`` (part of its interface)."""
-
-    OK = 0  # the run finished, or was stopped and can be resumed
-    FAILED = 1  # the engine reported an error or died
-    USAGE = 2  # bad options or run directory
-    INTERRUPTED = 130  # Ctrl-C / SIGTERM: the run was stopped with a checkpoint
+from .model import RunModel, Snapshot
+from .tail import FileTail, follow
 
 
 class BatchError(Exception):
@@ -68,45 +61,20 @@ class BatchOptions:
 
 
 def engine_args(opts: BatchOptions) -> tuple[Path, list[str]]:
-    """The run directory and the engine command line for ``opts`` (checked, nothing started)."""
-    if opts.resume is not None:
-        run = Path(opts.resume)
-        if not run.is_dir():
-            raise BatchError(f"--resume {run}: no such run directory")
-        try:
-            rundir.read_config(run)
-        except rundir.RunDirError as e:
-            raise BatchError(str(e)) from None
-        if rundir.engine_alive(run):
-            raise BatchError(f"{run} is already running (an engine holds its lock)")
-        return run, ["resume", str(run), "--quiet"]
-    if opts.pop is not None and opts.pop < 2:
-        raise BatchError(f"--pop {opts.pop}: must be at least 2")
-    if opts.gens is not None and opts.gens < 1:
-        raise BatchError(f"--gens {opts.gens}: must be at least 1")
-    if opts.workers < 1:
-        raise BatchError(f"--workers {opts.workers}: must be at least 1")
-    if opts.seed < 0:
-        raise BatchError(f"--seed {opts.seed}: must be >= 0")
-    name = opts.name or f"{opts.task.replace(':', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """The run directory and the engine's arguments for ``opts`` (checked, nothing started): the
+    same launch spec and checks as the console's new-run form (``control.LaunchSpec``)."""
     try:
-        rundir.check_name(name)
-    except rundir.RunDirError as e:
+        if opts.resume is not None:
+            return Path(opts.resume), control.resume_argv(opts.resume)
+        spec = control.LaunchSpec(task=opts.task, name=opts.name, runs_dir=opts.runs_dir, pop=opts.pop,
+                                  gens=opts.gens, seed=opts.seed, workers=opts.workers,
+                                  overrides=tuple(opts.overrides))
+        spec.check()
+    except control.RunExists as e:
+        raise BatchError(f"{e} (continue it with --resume {e.run})") from None
+    except (rundir.RunDirError, ConfigError) as e:
         raise BatchError(str(e)) from None
-    if opts.runs_dir.exists() and not opts.runs_dir.is_dir():
-        raise BatchError(f"--runs-dir {opts.runs_dir}: not a directory")
-    run = opts.runs_dir / name
-    if run.exists():
-        raise BatchError(f"{run} already exists (continue it with --resume {run})")
-    args = ["run", "--task", opts.task, "--name", name, "--runs-dir", str(opts.runs_dir), "--seed", str(opts.seed),
-            "--workers", str(opts.workers), "--quiet"]
-    if opts.pop is not None:
-        args += ["--pop", str(opts.pop)]
-    if opts.gens is not None:
-        args += ["--gens", str(opts.gens)]
-    for o in opts.overrides:
-        args += ["--set", o]
-    return run, args
+    return spec.run, spec.argv()
 
 
 class _Interrupts:
@@ -158,7 +126,7 @@ class _Progress:
             self.note("waiting for the first generation (the first run after installing compiles the "
                       "evaluation kernels: up to a minute)")
         total = snap.meta.total or None
-        best = fmt.number(num(snap.last.get("best_mean"))) if snap.last else "-"
+        best = fmt.best_text(snap.last)
         rate = fmt.rate(fmt.recent_mean(snap, "evals_per_s"))
         if self.bar is not None:
             self.bar.update(self.task, total=total, completed=snap.gen_done, best=best, rate=rate,
@@ -177,17 +145,20 @@ class _Progress:
             self.bar.stop()
 
 
-def summary_lines(run: Path, snap: Any, outcome: str) -> list[str]:
+def summary_lines(run: Path, snap: Snapshot, outcome: str) -> list[str]:
     """The final ``key: value`` summary (stdout when ``--events`` is not given)."""
-    last = snap.last or {}
+    last = snap.last
     lines = [
         f"run: {run}",
         f"state: {outcome}",
         f"generations: {snap.gen_done}/{snap.meta.total or '?'}",
-        f"best: {fmt.number(num(last.get('best_mean')) if last else None)}"
-        + (f" (generation {last.get('best_gen')})" if last.get("best_gen") is not None else ""),
-        f"peak: {fmt.number(num(last.get('best_peak')) if last else None)}",
-        f"elapsed: {fmt.duration(num(last.get('elapsed')) if last else None)}",
+        f"best: {fmt.number(last.best_mean if last else None)}"
+        + (f" (raw, generation {last.best_gen})" if last and last.best_gen is not None else ""),
+        f"peak: {fmt.number(last.best_peak if last else None)}",
+        *([f"retested: {fmt.number(last.retest_mean)} ({last.retest_episodes} episodes, generation "
+           f"{last.retest_gen}, {last.retest_conns} connections; raw {fmt.number(last.retest_raw_mean)})"]
+          if last and math.isfinite(last.retest_mean) else []),
+        f"elapsed: {fmt.duration(last.elapsed if last else None)}",
         f"evaluations_per_s: {fmt.rate(fmt.recent_mean(snap, 'evals_per_s'))}",
         f"champion: {run / rundir.CHAMPION_JSON if (run / rundir.CHAMPION_JSON).exists() else '-'}",
     ]
@@ -206,12 +177,13 @@ def run_batch(opts: BatchOptions, stdout: IO[bytes] | None = None, console: Cons
     tail = FileTail(run / rundir.EVENTS, start_at_end=opts.resume is not None)
     model = RunModel(run)
     if opts.resume is not None:  # the summary and progress know the history; --events prints only new lines
-        model.feed(FileTail(run / rundir.EVENTS).poll()[0])
+        history = FileTail(run / rundir.EVENTS)
+        follow(history, model)
+        tail.line_no = history.line_no
     prog = _Progress(console, opts.progress)
     log = tempfile.TemporaryFile()
     try:
-        proc = subprocess.Popen(control.engine_command() + args, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        proc = control.spawn(args, log)
     except OSError as e:
         prog.close()
         raise BatchError(f"cannot start the engine: {e}") from None
@@ -220,13 +192,10 @@ def run_batch(opts: BatchOptions, stdout: IO[bytes] | None = None, console: Cons
         try:
             while True:
                 done = proc.poll() is not None
-                lines, _ = tail.poll()
-                while lines:
-                    model.feed(lines, tail.line_no - len(lines) + 1)
-                    if opts.events:
-                        out.write(b"".join(line + b"\n" for line in lines if line.strip()))
-                        out.flush()
-                    lines = tail.poll()[0] if tail.pending() else []
+                good = follow(tail, model)  # only valid events reach stdout
+                if good and opts.events:
+                    out.write(b"".join(line + b"\n" for line in good))
+                    out.flush()
                 news, seen = _new_warnings(model, seen)
                 for w in news:
                     prog.note("warning: " + w)
@@ -266,8 +235,8 @@ def run_batch(opts: BatchOptions, stdout: IO[bytes] | None = None, console: Cons
 
 
 def _new_warnings(model: RunModel, seen: int) -> tuple[list[str], int]:
-    """Warnings about skipped lines that were not reported yet, and the new count."""
-    n = model.n_malformed
+    """Warnings (skipped lines, damaged fields) that were not reported yet, and the new count."""
+    n = model.n_warnings
     if n == seen:
         return [], seen
     return list(model.warnings)[-min(n - seen, len(model.warnings)):], n
@@ -276,13 +245,17 @@ def _new_warnings(model: RunModel, seen: int) -> tuple[list[str], int]:
 def _interrupt(run: Path, proc: subprocess.Popen, count: int, prog: _Progress) -> None:
     if count == 1:
         prog.note("stopping the run after its current generation (checkpoint kept); Ctrl-C again to kill it")
-        if (run / rundir.CONFIG).is_file():
+        try:
             control.stop(run)
-        else:
+        except rundir.RunDirError:  # no engine holds the run yet (or any more): ask the process
             proc.send_signal(signal.SIGTERM)
     else:
         prog.note("killing the engine")
-        if not control.kill(run):
+        try:
+            killed = control.kill(run)
+        except rundir.RunDirError:
+            killed = False
+        if not killed:
             proc.kill()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import C, RunModel, Snapshot, bucket_rows, num
+from .model import C, RunModel, Snapshot, bucket_rows
 from .tail import Watcher
 
 #: (plotext, Rich) names of the colours marked runs get, in order.
@@ -71,17 +71,16 @@ class RunResult:
         x = (rows[:, C["gen_lo"]] + rows[:, C["gen"]]) / 2 if len(rows) else np.zeros(0)
         y = rows[:, C["best_mean"]] if len(rows) else np.zeros(0)
         ok = np.isfinite(y)
-        last = snap.last or {}
+        last = snap.last
 
-        def val(key: str) -> float | None:
-            v = num(last.get(key)) if key in last else math.nan
-            return v if math.isfinite(v) else None
+        def val(v: float | None) -> float | None:
+            return v if v is not None and math.isfinite(v) else None
 
-        conns = last.get("best_conns")
         return cls(
             path=snap.path, name=snap.path.name, task=snap.meta.task, gens=x[ok], best_mean=y[ok],
-            final_best=val("best_mean"), peak=val("best_peak"), conns=int(conns) if isinstance(conns, int) else None,
-            generations=snap.gen_done, total=snap.meta.total, wall=val("elapsed"),
+            final_best=val(last.best_mean if last else None), peak=val(last.best_peak if last else None),
+            conns=last.best_conns if last else None, generations=snap.gen_done, total=snap.meta.total,
+            wall=val(last.elapsed if last else None),
         )
 
 

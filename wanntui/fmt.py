@@ -8,6 +8,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from wann_engine.events import Generation
+
 from .model import C, Snapshot
 
 
@@ -84,18 +86,29 @@ def eta(snap: Snapshot, state: str) -> str:
     return duration(max(0, total - snap.gen_done) * per)
 
 
+def best_text(last: Generation | None) -> str:
+    """The champion's score as the run reports it: the re-tested mean with its episode count when the run
+    re-tests (``612.3 (120 ep)``), else the raw best mean marked as such (``raw 466.2``)."""
+    if last is None:
+        return "-"
+    if math.isfinite(last.retest_mean):
+        return f"{number(last.retest_mean)} ({last.retest_episodes} ep)"
+    return f"raw {number(last.best_mean)}" if math.isfinite(last.best_mean) else "-"
+
+
 def status_fields(snap: Snapshot, state: str, now: float) -> list[tuple[str, str]]:
     """The status bar of a run, as (label, value) pairs."""
     m = snap.meta
     total = m.total or "?"
-    elapsed = snap.last.get("elapsed") if snap.last else None
+    elapsed = snap.last.elapsed if snap.last else None
     workers = f"{m.workers}" + (f"x{m.threads}t" if m.threads else "")
     return [
         ("state", state),
         ("gen", f"{snap.gen_done}/{total}"),
+        ("best", best_text(snap.last)),
         ("evals/s", rate(recent_mean(snap, "evals_per_s"))),
         ("steps/s", rate(recent_mean(snap, "env_steps_per_s"))),
-        ("elapsed", duration(elapsed if isinstance(elapsed, (int, float)) else None)),
+        ("elapsed", duration(elapsed)),
         ("ETA", eta(snap, state)),
         ("workers", workers),
         ("ckpt", age(snap.checkpoint_t, now)),

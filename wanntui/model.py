@@ -1,10 +1,15 @@
 """In-memory model of one run, fed from its event stream (pure Python/numpy, no Textual).
 
 The watcher thread is the only writer (``feed``); the UI reads consistent copies with
-``snapshot()``. Memory stays bounded however long the run: per-generation scalars live
-in a :class:`History` (recent rows at full resolution, older rows merged pairwise), and
-of the large per-generation fields (objectives, fronts, per-weight scores) only the
-latest generation's event is kept.
+``snapshot()``. Each line is decoded once, into the engine's typed events
+(:mod:`wann_engine.events`): what the widgets get holds no raw JSON.
+
+Memory stays bounded however long the run: per-generation scalars live in a
+:class:`History` (recent rows at full resolution, older rows merged pairwise), and of the
+large per-generation fields (objectives, fronts, per-weight scores) only the latest
+generation's event is kept. Those fields are checked when first read
+(:data:`wann_engine.events.LARGE`), so only the latest generation's are ever checked: after each
+batch of lines, once, and a damaged one becomes a warning (the panes show it as missing).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from wann_engine.events import number, parse_line
+from wann_engine import events
+from wann_engine.events import EventError, Generation, RunStart, number
 
 #: Columns of the history table (one row per generation, or per merged span of generations).
 COLS = ("gen_lo", "gen", "t", "fit_median", "fit_max", "best_mean", "best_peak", "evals_per_s",
@@ -28,10 +34,6 @@ C = {name: i for i, name in enumerate(COLS)}
 _LAST = [C["gen"], C["t"], C["elapsed"]]
 _MEAN = [C["fit_median"], C["evals_per_s"], C["env_steps_per_s"], C["gen_time"]]
 _MAX = [C["fit_max"], C["best_mean"], C["best_peak"]]
-
-#: Event types that change what state a run is in (the last one wins).
-STATE_EVENTS = ("run_start", "paused", "resumed", "stopped", "finished", "error")
-
 
 def num(x: Any) -> float:
     """A number field as float: the engine's non-finite spellings decoded, anything unusable NaN."""
@@ -182,8 +184,8 @@ class Snapshot:
     meta: RunMeta
     history: np.ndarray
     recent: np.ndarray
-    last: dict[str, Any] | None
-    champion: dict[str, Any] | None
+    last: Generation | None
+    champion: dict[str, list[list[int]]] | None
     champion_gen: int | None
     checkpoint_t: float | None
     checkpoint_gen: int | None
@@ -199,13 +201,13 @@ class Snapshot:
     @property
     def gen_done(self) -> int:
         """Generations completed (the last generation event's number plus one)."""
-        return int(self.last["gen"]) + 1 if self.last else 0
+        return self.last.gen + 1 if self.last else 0
 
 
 @dataclass
 class _Champion:
     gen: int
-    genome: dict[str, Any] = field(repr=False)
+    genome: dict[str, list[list[int]]] = field(repr=False)
 
 
 class RunModel:
@@ -219,12 +221,15 @@ class RunModel:
         self.version = 0
         self.gen_version = 0
         self.champ_version = 0
+        self.n_warnings = 0  # warnings ever recorded (resets included): what is new since a count seen
         self._clear()
 
     def _clear(self) -> None:
         self.meta = RunMeta()
         self.history = History(self._recent_cap, self._old_cap)
-        self.last: dict[str, Any] | None = None
+        self.last: Generation | None = None
+        self.last_line: int | None = None  # the line of the events file that holds ``last``
+        self._looked_at: Generation | None = None  # the last generation whose large fields were checked
         self.champions: deque[_Champion] = deque(maxlen=16)
         self.checkpoint_t: float | None = None
         self.checkpoint_gen: int | None = None
@@ -243,7 +248,7 @@ class RunModel:
         with self.lock:
             self._clear()
             if why:
-                self.warnings.append(why)
+                self._warn(why)
             self.version += 1
             self.gen_version += 1
             self.champ_version += 1
@@ -253,93 +258,107 @@ class RunModel:
 
         A line that is not a valid event is skipped and recorded as a warning.
         """
-        applied = 0
+        return len(self.feed_lines(lines, first_line))
+
+    def feed_lines(self, lines: list[bytes], first_line: int = 1) -> list[bytes]:
+        """:meth:`feed`, returning the lines that were valid events (what ``--batch --events`` prints)."""
+        good = []
         with self.lock:
             for i, line in enumerate(lines):
                 if not line.strip():
                     continue
-                ev = parse_line(line)
-                problem = None
-                if ev is None:
-                    problem = "not a JSON event object"
-                else:
-                    try:
-                        self._apply(ev)
-                        applied += 1
-                    except (KeyError, TypeError, ValueError) as e:
-                        problem = f"bad {ev.get('type')!r} event ({type(e).__name__}: {e})"
-                if problem:
-                    self.n_malformed += 1
-                    self.warnings.append(f"{self.path.name}: events.jsonl line {first_line + i} skipped: {problem}")
+                try:
+                    ev = events.decode(line)
+                except EventError as e:
+                    self._skipped(first_line + i, str(e))
+                    continue
+                self._apply(ev)
+                if self.last is ev:
+                    self.last_line = first_line + i
+                good.append(line)
+            self._check_last()
             if lines:
                 self.version += 1
-        return applied
+        return good
 
-    def apply(self, ev: dict[str, Any]) -> None:
-        """Apply one decoded event (used by tests and benchmarks)."""
+    def skip(self, line_no: int, why: str) -> None:
+        """Count a line the reader could not hand over (a giant line stepped over) as skipped."""
         with self.lock:
-            self._apply(ev)
+            self._skipped(line_no, why)
             self.version += 1
 
-    def _apply(self, ev: dict[str, Any]) -> None:
-        kind = ev["type"]
-        t = num(ev.get("t"))
-        if kind == "generation":
-            self._generation(ev, t)
-        elif kind == "checkpoint":
-            self.checkpoint_t, self.checkpoint_gen = t, int(ev.get("gen", 0))
-        elif kind == "run_start":
-            self._run_start(ev, t)
-        if kind in STATE_EVENTS:
-            self.state_event, self.state_t = kind, t
-            if kind == "error":
-                self.error = str(ev.get("message", "unknown error"))
-            elif kind == "run_start":
+    def _skipped(self, line_no: int, why: str) -> None:
+        self.n_malformed += 1
+        self._warn(f"{self.path.name}: events.jsonl line {line_no} skipped: {why}")
+
+    def _warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.n_warnings += 1
+
+    def _check_last(self) -> None:
+        """Check the large fields of the latest generation, once per event (the only ones shown)."""
+        last = self.last
+        if last is None or last is self._looked_at:
+            return
+        self._looked_at = last
+        why = last.damage()
+        if why is not None:
+            where = f"line {self.last_line}" if self.last_line is not None else f"generation {last.gen}"
+            self._warn(f"{self.path.name}: events.jsonl {where}: damaged field(s), shown as missing: {why}")
+
+    def apply(self, ev: events.Event | dict[str, Any]) -> None:
+        """Apply one event, typed or as a decoded JSON object (tests and benchmarks); a dict that is
+        not a valid event raises :class:`~wann_engine.events.EventError`."""
+        with self.lock:
+            typed = ev if isinstance(ev, events.Event) else events.from_dict(ev)
+            self._apply(typed)
+            if self.last is typed:
+                self.last_line = None
+            self._check_last()
+            self.version += 1
+
+    def _apply(self, ev: events.Event) -> None:
+        if isinstance(ev, Generation):
+            self._generation(ev)
+        elif isinstance(ev, events.Checkpoint):
+            self.checkpoint_t, self.checkpoint_gen = ev.t, ev.gen
+        elif isinstance(ev, RunStart):
+            self._run_start(ev)
+        if ev.type in events.STATE_TYPES:
+            self.state_event, self.state_t = ev.type, ev.t
+            if isinstance(ev, events.Error):
+                self.error = ev.message
+            elif isinstance(ev, RunStart):
                 self.error = None
         self.n_events += 1
-        if math.isfinite(t):
-            self.last_event_t = t
+        self.last_event_t = ev.t
 
-    def _generation(self, ev: dict[str, Any], t: float) -> None:
-        gen = ev["gen"]
-        if not isinstance(gen, int):
-            raise TypeError("gen is not an integer")
-        g = float(gen)
-        self.history.append((
-            g, g, t, num(ev.get("fit_median")), num(ev.get("fit_max")), num(ev.get("best_mean")),
-            num(ev.get("best_peak")), num(ev.get("evals_per_s")), num(ev.get("env_steps_per_s")),
-            num(ev.get("gen_time")), num(ev.get("elapsed")),
-        ))
+    def _generation(self, ev: Generation) -> None:
+        g = float(ev.gen)
+        self.history.append((g, g, ev.t, ev.fit_median, ev.fit_max, ev.best_mean, ev.best_peak, ev.evals_per_s,
+                             ev.env_steps_per_s, ev.gen_time, ev.elapsed))
         self.last = ev
         self.n_generations += 1
         self.gen_version += 1
-        champ = ev.get("champion")
-        if isinstance(champ, dict):
-            self.champions.append(_Champion(gen, champ))
+        if ev.champion is not None:
+            self.champions.append(_Champion(ev.gen, ev.champion))
             self.champ_version += 1
 
-    def _run_start(self, ev: dict[str, Any], t: float) -> None:
-        cfg = ev.get("config") or {}
-        resumed = ev.get("resumed_from")
+    def _run_start(self, ev: RunStart) -> None:
         self.meta = RunMeta(
-            name=str(ev.get("name", self.path.name)), task=str(ev.get("task", cfg.get("task", ""))),
-            input_names=tuple(str(x) for x in ev.get("input_names", ())),
-            output_names=tuple(str(x) for x in ev.get("output_names", ())),
-            weights=tuple(num(w) for w in ev.get("weights", cfg.get("weights", ()))),
-            total=int(ev.get("total_generations", cfg.get("maxGen", 0))),
-            workers=int(cfg.get("workers", 1)), threads=int(cfg.get("threads", 0)), pop=int(cfg.get("popSize", 0)),
-            pid=ev.get("pid"), host=str(ev.get("host", "")), started=t,
-            resumed_from=resumed, starts=self.meta.starts + 1,
-            keep_disabled_hidden=bool(cfg.get("keep_disabled_hidden", False)),
+            name=ev.name or self.path.name, task=ev.task, input_names=ev.input_names, output_names=ev.output_names,
+            weights=ev.weights, total=ev.total, workers=ev.workers, threads=ev.threads, pop=ev.pop, pid=ev.pid,
+            host=ev.host, started=ev.t, resumed_from=ev.resumed_from, starts=self.meta.starts + 1,
+            keep_disabled_hidden=ev.keep_disabled_hidden,
         )
-        if resumed is not None:  # the effective-generations rule: generations >= resumed_from are re-run
-            g = int(resumed)
+        if ev.resumed_from is not None:  # the resume rule: re-run generations are superseded
+            g = ev.resumed_from
             self.history.truncate(g)
-            if self.last is not None and self.last["gen"] >= g:
+            if self.last is not None and events.supersedes(ev, self.last.gen):
                 self.last = None
                 self.gen_version += 1
             before = len(self.champions)
-            while self.champions and self.champions[-1].gen >= g:
+            while self.champions and events.supersedes(ev, self.champions[-1].gen):
                 self.champions.pop()
             if len(self.champions) != before:
                 self.champ_version += 1
@@ -375,10 +394,15 @@ def synthetic_generation(gen: int, pop: int = 64, n_weights: int = 6, t: float =
         "best_conns": 7, "best_nodes": 9, "best_gen": gen,
         "best_per_weight": (rng.random(n_weights) * 100).tolist(),
         "pop_best_per_weight": (rng.random(n_weights) * 120).tolist(),
-        "nodes_median": 8.0, "conns_median": 6.0, "ranking": "mean-conns",
-        "objectives": np.stack([mean, peak, conns], 1).tolist(), "front": [0, 3, 5], "front_peak": [0, 3],
+        "nodes_median": 8.0, "conns_median": 6.0, "ranking": "mean_conns",
+        "objectives": np.stack([mean, peak, conns], 1).tolist(), "front": [i for i in (0, 3, 5) if i < pop],
+        "front_peak": [i for i in (0, 3) if i < pop],
         "elapsed": gen * 0.02, "gen_time": 0.02, "eval_time": 0.019, "evals_per_s": pop / 0.02,
         "episodes_per_s": pop * 18 / 0.02, "env_steps": 300_000, "env_steps_per_s": 1.5e7,
+        "retest_mean": 95 + gen * 0.01, "retest_episodes": 20 * n_weights,
+        "retest_per_weight": (rng.random(n_weights) * 100).tolist(), "retest_gen": gen, "retest_raw_mean": 99.0,
+        "retest_conns": 7, "retest_nodes": 9, "retest_seed": 2**62 + gen, "gen_retest_max": 95 + gen * 0.01,
+        "gen_retested": 2,
     }
     if champion:
         ev["champion"] = {"nodes": [[0, 4, 1], [1, 1, 1], [2, 1, 1], [3, 2, 1], [4, 3, 5]],

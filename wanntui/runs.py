@@ -29,16 +29,19 @@ class RunRow:
     evals_per_s: float | None
     updated: float
     created: float = 0.0
-    note: str = ""
+    note: str = ""  # why a launch failed, or why the run is damaged
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return -1, 0
+    return st.st_size, st.st_mtime_ns
 
 
 def _key(run: Path) -> tuple:
-    try:
-        st = os.stat(run / rundir.EVENTS)
-        ev = (st.st_size, st.st_mtime_ns)
-    except OSError:
-        ev = (-1, 0)
-    return ev, rundir.engine_alive(run), (run / rundir.CONFIG).is_file()
+    return _stamp(run / rundir.EVENTS), rundir.engine_alive(run), _stamp(run / rundir.CONFIG)
 
 
 class RunStates:
@@ -51,24 +54,25 @@ class RunStates:
         self.recomputed = 0
 
     def row(self, run: Path) -> RunRow | None:
-        """The current row of one run (None if it is not a run directory)."""
+        """The current row of one run (None if the folder holds no run; a damaged run has a row,
+        its note saying why it is damaged)."""
         run = Path(run)
         key = _key(run)
         hit = self._cache.get(run)
         if hit is not None and hit[0] == key:
             return hit[1]
-        if not key[2]:
+        if not control.is_run_dir(run):
             return None
-        try:
-            s = control.summary(run)
-        except (rundir.RunDirError, OSError, ValueError):
-            return None
-        try:
-            created = (run / rundir.CONFIG).stat().st_mtime
-        except OSError:
-            created = 0.0
+        s = control.summary(run)
+        created = 0.0
+        for f in (run / rundir.CONFIG, run):
+            try:
+                created = f.stat().st_mtime
+                break
+            except OSError:
+                continue
         row = RunRow(s.path, s.name, s.task, s.state, max(0, s.gen), s.total, s.best, s.evals_per_s, s.updated,
-                     created)
+                     created, note=f"damaged: {s.damaged}" if s.damaged else "")
         self._cache[run] = (key, row)
         self.recomputed += 1
         return row

@@ -16,13 +16,15 @@ Environment options can follow the id: ``gym:LunarLander-v3,continuous=true``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..genome import Network
-from ..netpack import forward_batch, pack
-from . import Scores, TaskError
+from ..netpack import PackedNets, forward_batch, pack, weighted_outputs
+from . import Frame, Interrupted, Scores, TaskBase, TaskError
 
 DEFAULT_LIMIT = 1000  # episode limit of environments registered without a TimeLimit
 DEFAULT_SLOTS = 64  # environment objects stepped together
@@ -105,8 +107,19 @@ def _make(env_id: str, kwargs: dict[str, Any]):
         raise TaskError(f"gymnasium cannot make {env_id!r} with {kwargs}: {e}") from None
 
 
-class GymTask:
+@dataclass
+class WalkerFrame(Frame):
+    """A BipedalWalker step with its Box2D bodies, for drawing."""
+
+    polygons: list[np.ndarray] = field(default_factory=list)  # hull then legs, world coordinates (m)
+    terrain: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # ground line (x, y)
+    hull_x: float = 0.0
+
+
+class GymTask(TaskBase):
     """Scores networks on a gymnasium environment; see the module docstring."""
+
+    checks_stop = True  # between batched steps of _episodes
 
     def __init__(self, env_id: str, env_kwargs: dict[str, Any] | None = None, name: str | None = None,
                  fall_penalty: bool = True, slots: int = DEFAULT_SLOTS) -> None:
@@ -167,6 +180,10 @@ class GymTask:
             row[:] = 0.0
             row[int(obs) - self._obs_start] = 1.0
 
+    def flush(self) -> None:
+        """Complete the rows that :meth:`encode` deferred; called before the rows are read or moved (a task
+        that encodes a batch of observations at once, such as ``carracing``, defers; this one does not)."""
+
     def decode(self, out: np.ndarray) -> list[Any]:
         """The environment actions for rows of network outputs (L, n_out)."""
         if self._act_kind == "box":
@@ -189,24 +206,48 @@ class GymTask:
         obs, reward, term, trunc, _ = env.step(action)
         return obs, float(reward), bool(term or trunc)
 
+    @property
+    def steps_per_second(self) -> float:  # type: ignore[override]
+        """Real-time playback: the environment's ``render_fps``."""
+        env = self._envs[0] if self._envs else None
+        fps = env.metadata.get("render_fps") if env is not None else None
+        return float(fps) if fps else 30.0
+
+    def twin(self) -> GymTask:
+        """The same task on its own environments (for use from another thread)."""
+        t = GymTask(self.env_id, self.env_kwargs, name=self.name, fall_penalty=self.fall_penalty, slots=self.slots)
+        t.max_steps = self.max_steps
+        return t
+
     # --- scoring ------------------------------------------------------------------------------
     def score(self, nets: list[Network], weights: np.ndarray, key: tuple[int, ...], reps: int,
               max_steps: int, threads: int) -> Scores:
         """Returns (P, W, R); ``threads`` is ignored (the Box2D and classic-control steps hold the GIL)."""
         weights = np.asarray(weights, dtype=np.float64)
         n_p, n_w, n_r = len(nets), len(weights), int(reps)
-        returns = np.zeros((n_p, n_w, n_r))
-        n_ep = n_p * n_w * n_r
-        if n_ep == 0:
-            return Scores(returns, 0)
+        if n_p * n_w * n_r == 0:
+            return Scores(np.zeros((n_p, n_w, n_r)), 0)
         for net in nets:
             if net.n_in != self.n_inputs or net.n_out != self.n_outputs:
                 raise TaskError(f"{self.name}: a network has {net.n_in} inputs and {net.n_out} outputs, "
                                 f"the task needs {self.n_inputs} and {self.n_outputs}")
         cap = self.max_steps if max_steps <= 0 else min(int(max_steps), self.max_steps)
-        packed = pack(nets)
         seeds = [episode_seed(key, r) for r in range(n_r)]
+        # episodes network-major, then weight, then rep
+        ep_net = np.repeat(np.arange(n_p, dtype=np.int64), n_w * n_r)
+        ep_w = np.tile(np.repeat(weights, n_r), n_p)
+        returns, steps = self._episodes(pack(nets), ep_net, ep_w, seeds * (n_p * n_w), cap)
+        return Scores(returns.reshape(n_p, n_w, n_r), steps)
+
+    def _episodes(self, packed: PackedNets, ep_net: np.ndarray, ep_w: np.ndarray, ep_seed: Sequence[int],
+                  cap: int, edge_w: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """Episode ``e``: network ``ep_net[e]`` at shared weight ``ep_w[e]`` (or, with ``edge_w``, network 0
+        with connection weights ``edge_w[e]``), reset with seed ``ep_seed[e]``. Returns (returns, steps)."""
+        n_ep = len(ep_net)
+        returns = np.zeros(n_ep)
         n_s = min(self.slots, n_ep)
+        if n_s == 0:
+            return returns, 0
         while len(self._envs) < n_s:
             self._envs.append(_make(self.env_id, self.env_kwargs))
             self._dirty.append(False)
@@ -223,23 +264,28 @@ class GymTask:
         m = 0
         next_ep = 0
         steps = 0
-        per_net = n_w * n_r
         while True:
+            if self.should_stop is not None and self.should_stop():
+                self._envs[:n_s], self._dirty[:n_s] = envs, dirty
+                raise Interrupted(f"{self.name}: scoring abandoned, a stop was asked for")
             while m < n_s and next_ep < n_ep:
-                p, rest = divmod(next_ep, per_net)
-                wi, r = divmod(rest, n_r)
                 if dirty[m] and not self.reuse_envs:
                     envs[m].close()
                     envs[m] = _make(self.env_id, self.env_kwargs)
-                o, _ = envs[m].reset(seed=seeds[r])
+                o, _ = envs[m].reset(seed=int(ep_seed[next_ep]))
                 dirty[m] = True
                 self.encode(o, obs[m])
-                lane_net[m], lane_w[m], ep[m], t[m], total[m] = p, weights[wi], next_ep, 0, 0.0
+                lane_net[m], lane_w[m], ep[m], t[m], total[m] = ep_net[next_ep], ep_w[next_ep], next_ep, 0, 0.0
                 next_ep += 1
                 m += 1
             if m == 0:
                 break
-            forward_batch(packed, obs[:m], lane_net[:m], lane_w[:m], out[:m])
+            self.flush()
+            if edge_w is None:
+                forward_batch(packed, obs[:m], lane_net[:m], lane_w[:m], out[:m])
+            else:
+                for i in range(m):
+                    out[i] = weighted_outputs(packed, obs[i : i + 1], edge_w[ep[i]])[0]
             actions = self.decode(out[:m])
             for i in range(m):
                 o, reward, end = self._step(envs[i], actions[i])
@@ -248,12 +294,12 @@ class GymTask:
                 done[i] = end or t[i] >= cap
                 if not done[i]:
                     self.encode(o, obs[i])
+            self.flush()  # before the rows move below
             steps += m
             i = 0
             while i < m:
                 if done[i]:
-                    p, rest = divmod(int(ep[i]), per_net)
-                    returns[p, rest // n_r, rest % n_r] = total[i]
+                    returns[ep[i]] = total[i]
                     m -= 1
                     if i != m:
                         envs[i], envs[m] = envs[m], envs[i]
@@ -264,13 +310,97 @@ class GymTask:
                     i += 1
         self._envs[:n_s] = envs
         self._dirty[:n_s] = dirty
-        return Scores(returns, steps)
+        return returns, steps
+
+    def scorer(self, net: Network, threads: int = 0) -> GymScorer:
+        return GymScorer(self, net)
+
+    # --- playback --------------------------------------------------------------------------------
+    def frames(self, net: Network, edge_w: float | np.ndarray, key: tuple[int, ...],
+               episode: int) -> Iterator[Frame]:
+        """Rep ``episode`` of ``key`` on a fresh environment, with the env handling of :meth:`score`."""
+        return self._frames(net, edge_w, key, episode, scene=True)
+
+    def _frames(self, net: Network, edge_w: float | np.ndarray, key: tuple[int, ...], episode: int,
+                scene: bool) -> Iterator[Frame]:
+        packed = pack([net])
+        shared = np.ndim(edge_w) == 0
+        env = _make(self.env_id, self.env_kwargs)
+        try:
+            o, _ = env.reset(seed=episode_seed(key, episode))
+            obs = np.zeros((1, self.n_inputs))
+            self.encode(o, obs[0])
+            self.flush()
+            total, t, done = 0.0, 0, False
+            yield self._frame(env, 0, 0.0, 0.0, False, obs[0], np.zeros(self.n_outputs), scene)
+            lane_net, lane_w = np.zeros(1, dtype=np.int64), np.array([float(edge_w) if shared else 0.0])
+            while not done:
+                if shared:  # as score: the same compiled pass, the same actions
+                    out = forward_batch(packed, obs, lane_net, lane_w)
+                else:
+                    out = weighted_outputs(packed, obs, np.asarray(edge_w, dtype=np.float64))
+                action = self.decode(out)[0]
+                o, reward, end = self._step(env, action)
+                total += reward
+                t += 1
+                done = end or t >= self.max_steps
+                if not done:
+                    self.encode(o, obs[0])
+                    self.flush()
+                yield self._frame(env, t, reward, total, done, np.ravel(o).astype(np.float64),
+                                  np.ravel(np.asarray(out[0], dtype=np.float64)), scene)
+        finally:
+            env.close()
+
+    def _frame(self, env: Any, t: int, reward: float, total: float, done: bool, obs: np.ndarray,
+               action: np.ndarray, scene: bool) -> Frame:
+        if not (self._is_biped and scene):
+            return Frame(t, reward, total, done, obs.copy(), action)
+        u = env.unwrapped
+        polys = []
+        for body in [u.hull, *u.legs]:
+            for f in body.fixtures:
+                tr = body.transform
+                polys.append(np.array([tuple(tr * v) for v in f.shape.vertices], dtype=np.float64))
+        terrain = np.column_stack([u.terrain_x, u.terrain_y]).astype(np.float64)
+        return WalkerFrame(t, reward, total, done, obs.copy(), action, polygons=polys, terrain=terrain,
+                           hull_x=float(u.hull.position[0]))
 
     def close(self) -> None:
         for env in self._envs:
             env.close()
         self._envs = []
         self._dirty = []
+
+
+class GymScorer:
+    """One network on its own copy of the task's environments: episode ``i`` of ``key`` is rep ``i`` of
+    ``GymTask.score``; per-connection weights run through ``netpack.weighted_outputs``."""
+
+    weighted_ok = True
+
+    def __init__(self, task: GymTask, net: Network) -> None:
+        self.task = task.twin()
+        self.net = net
+        self.packed = pack([net])
+        self.n_edges = net.n_conns
+
+    def _run(self, w: np.ndarray, key: tuple[int, ...], trials: np.ndarray,
+             edge_w: np.ndarray | None = None) -> np.ndarray:
+        seeds = [episode_seed(key, int(t)) for t in np.asarray(trials, dtype=np.int64)]
+        lanes = np.zeros(len(seeds), dtype=np.int64)
+        r, _ = self.task._episodes(self.packed, lanes, w, seeds, self.task.max_steps, edge_w)
+        return r
+
+    def shared(self, weights: np.ndarray, key: tuple[int, ...], trials: np.ndarray) -> np.ndarray:
+        return self._run(np.asarray(weights, dtype=np.float64).ravel(), key, trials)
+
+    def weighted(self, edge_w: np.ndarray, key: tuple[int, ...], trials: np.ndarray) -> np.ndarray:
+        ew = np.asarray(edge_w, dtype=np.float64).reshape(len(trials), self.n_edges)
+        return self._run(np.zeros(len(ew)), key, trials, ew)
+
+    def close(self) -> None:
+        self.task.close()
 
 
 def biped(fall_penalty: bool = True) -> GymTask:
@@ -290,5 +420,5 @@ def gym_task(name: str, fall_penalty: bool = True) -> GymTask:
     return GymTask(env_id, kwargs, name=name, fall_penalty=fall_penalty)
 
 
-__all__ = ["GymTask", "biped", "gym_task", "episode_seed", "parse_name", "BIPED_INPUTS", "BIPED_OUTPUTS",
-           "KNOWN_NAMES"]
+__all__ = ["GymTask", "GymScorer", "WalkerFrame", "biped", "gym_task", "episode_seed", "parse_name", "BIPED_INPUTS",
+           "BIPED_OUTPUTS", "KNOWN_NAMES"]

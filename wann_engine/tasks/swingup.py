@@ -309,3 +309,45 @@ def rollouts_weighted(
     live = _rollouts_weighted(packed.node_off, packed.ptr, packed.idx, packed.act, packed.n_in, net,
                               edge_w, scale, starts, int(max_steps), returns)
     return returns, int(live)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _trace(node_off, ptr, idx, act, n_in, edge_w, scale, start, max_steps, rec):
+    """One lane of ``_rollouts_weighted``, recorded per step: rec[t] = (x, x_dot, theta, theta_dot,
+    raw output, total). Returns the number of steps."""
+    n = node_off[1] - node_off[0]
+    e0 = ptr[0]
+    n_e = ptr[n] - e0
+    vals = np.zeros((n, 1))
+    ew = np.empty((n_e, 1))
+    for k in range(n_e):
+        ew[k, 0] = edge_w[k]
+    acc, x, xd, th, thd, s, c, w, total, _ = _lane_arrays(1)
+    _reset_lane(start, 0, x, xd, th, thd, s, c, total)
+    w[0] = scale
+    t = 0
+    while t < max_steps:
+        _observe_lanes(vals, x, xd, c, s, thd, 1)
+        forward_lanes_weighted(vals, acc, 0, n, n_in, ptr, idx, act, ew, e0, w, 1)
+        out = vals[n - 1, 0]
+        _physics_lanes(vals[n - 1], x, xd, th, thd, s, c, total, 1)
+        rec[t, 0] = x[0]
+        rec[t, 1] = xd[0]
+        rec[t, 2] = th[0]
+        rec[t, 3] = thd[0]
+        rec[t, 4] = out
+        rec[t, 5] = total[0]
+        t += 1
+        if x[0] < -X_LIMIT or x[0] > X_LIMIT:
+            break
+    return t
+
+
+def trace(packed: PackedNets, edge_w: np.ndarray, scale: float, start: np.ndarray, max_steps: int) -> np.ndarray:
+    """One episode of the one-network pack ``packed`` as ``rollouts_weighted`` runs it, step by step:
+    (steps, 6) rows of x, x_dot, theta, theta_dot, raw output, running return."""
+    rec = np.zeros((max(int(max_steps), 0), 6))
+    steps = _trace(packed.node_off, packed.ptr, packed.idx, packed.act, packed.n_in,
+                   np.ascontiguousarray(edge_w, dtype=np.float64), float(scale),
+                   np.ascontiguousarray(start, dtype=np.float64), int(max_steps), rec)
+    return rec[:steps]

@@ -20,7 +20,7 @@ from .compare import CompareScreen
 from .controls import CONTROL_BINDINGS, RunControls
 
 COLUMNS = (("name", "run"), ("task", "task"), ("state", "state"), ("gen", "gen/total"), ("best", "best"),
-           ("rate", "evals/s"), ("updated", "updated"))
+           ("rate", "evals/s"), ("updated", "updated"), ("note", ""))
 
 
 def row_cells(r: RunRow, now: float, mark: Text | None = None) -> dict[str, Text]:
@@ -32,6 +32,7 @@ def row_cells(r: RunRow, now: float, mark: Text | None = None) -> dict[str, Text
         "state": Text(r.state, style=STATE_STYLES.get(r.state, "")),
         "gen": Text(f"{r.gen}/{total}", justify="right"), "best": Text(fmt.number(r.best), justify="right"),
         "rate": Text(fmt.rate(r.evals_per_s), justify="right"), "updated": Text(fmt.age(r.updated, now)),
+        "note": Text(r.note, style="red" if r.note else ""),
     }
 
 
@@ -68,7 +69,7 @@ class BrowserScreen(RunControls, Screen):
         for key, label in COLUMNS:
             table.add_column(label, key=key)
         table.focus()
-        self.show_rows(self.app.run_rows)  # type: ignore[attr-defined]
+        self.show_rows(self.tui.run_rows)
 
     def show_rows(self, rows: dict[Path, RunRow]) -> None:
         """Update the table in place; rebuild only when the set or order of runs changed."""
@@ -135,14 +136,14 @@ class BrowserScreen(RunControls, Screen):
     def action_open(self) -> None:
         run = self.selected_run()
         if run is not None:
-            self.app.open_run(run)  # type: ignore[attr-defined]
+            self.tui.open_run(run)
 
     def mark_of(self, run: Path) -> Text | None:
         """The marker of a run marked for comparison (its colour; its plot marker without colour)."""
         slot = self.marked.get(Path(run))
         if slot is None:
             return None
-        plain = getattr(self.app, "ascii", False) or bool(os.environ.get("NO_COLOR"))
+        plain = self.tui.ascii or bool(os.environ.get("NO_COLOR"))
         return Text(f"[{marker(slot)}]" if plain else "●", style=f"bold {style(slot)}")
 
     def action_mark(self) -> None:
@@ -161,11 +162,10 @@ class BrowserScreen(RunControls, Screen):
             return
         runs = list(self.marked)
         self.app.push_screen(CompareScreen(runs, [self.marked[r] for r in runs],
-                                           models=getattr(self.app, "models", None),
-                                           ascii=getattr(self.app, "ascii", False)))
+                                           models=self.tui.models, ascii=self.tui.ascii))
 
     def action_new(self) -> None:
-        self.app.new_run()  # type: ignore[attr-defined]
+        self.tui.new_run()
 
     def commands(self) -> list[tuple[str, str, str]]:
         """(title, help, action) for the command palette: only what applies now."""

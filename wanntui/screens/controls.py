@@ -6,6 +6,8 @@ from pathlib import Path
 
 from textual.binding import Binding
 
+from .base import TuiScreen
+
 #: action -> states of the selected run in which it applies
 APPLIES: dict[str, tuple[str, ...]] = {
     "pause": ("running",),
@@ -25,15 +27,15 @@ CONTROL_BINDINGS = [
 ]
 
 
-class RunControls:
-    """Mixin for a Screen: ``selected_run()`` names the run the keys act on."""
+class RunControls(TuiScreen):
+    """Run-control keys for a screen: ``selected_run()`` names the run the keys act on."""
 
     def selected_run(self) -> Path | None:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def selected_state(self) -> str | None:
         run = self.selected_run()
-        return self.app.state_of(run) if run is not None else None  # type: ignore[attr-defined]
+        return self.tui.state_of(run) if run is not None else None
 
     def control_allowed(self, action: str) -> bool | None:
         """True/False for a run-control action, None if ``action`` is not one."""
@@ -42,19 +44,19 @@ class RunControls:
         return self.selected_state() in APPLIES[action]
 
     def action_pause(self) -> None:
-        self.app.control_run(self.selected_run(), "pause")  # type: ignore[attr-defined]
+        self.tui.control_run(self.selected_run(), "pause")
 
     def action_continue(self) -> None:
-        self.app.control_run(self.selected_run(), "continue")  # type: ignore[attr-defined]
+        self.tui.control_run(self.selected_run(), "continue")
 
     def action_stop(self) -> None:
-        self.app.control_run(self.selected_run(), "stop")  # type: ignore[attr-defined]
+        self.tui.control_run(self.selected_run(), "stop")
 
     def action_kill(self) -> None:
-        self.app.confirm_kill(self.selected_run())  # type: ignore[attr-defined]
+        self.tui.confirm_kill(self.selected_run())
 
     def action_resume(self) -> None:
-        self.app.control_run(self.selected_run(), "resume")  # type: ignore[attr-defined]
+        self.tui.control_run(self.selected_run(), "resume")
 
     def action_delete(self) -> None:
-        self.app.confirm_delete(self.selected_run())  # type: ignore[attr-defined]
+        self.tui.confirm_delete(self.selected_run())

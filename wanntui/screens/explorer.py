@@ -21,7 +21,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from wann_engine import explore
-from wann_engine.explore import COARSE, FINE, W_MAX, W_MIN, ClassView, Explorer, Frame, Profile, Score
+from wann_engine.explore import COARSE, FINE, W_MAX, W_MIN, Explorer, Profile, Score
+from wann_engine.tasks import Frame
+from wann_engine.tasks.classify import ClassView
 
 from ..widgets.connections import ConnectionList
 from ..widgets.digits_view import ClassifyView
@@ -91,7 +93,7 @@ class ExplorerScreen(Screen):
         self.selected = 0
         self.episode = 0
         self.playing = True
-        self.classify = explorer.kind == "classify"
+        self.classify = explorer.classify
         self.score: Score | None = None
         self.score_setting: tuple[float, bytes] | None = None
         self.profile: Profile | None = None
@@ -254,7 +256,7 @@ class ExplorerScreen(Screen):
     @work(thread=True, group="explore-profile", exit_on_error=False)
     def _profile_worker(self, req: int, off: np.ndarray) -> None:
         try:
-            weights = None if self.ex.kind in ("swingup", "classify") else explore.weight_grid(0.25)
+            weights = self.ex.profile_weights
             result: object = self.ex.profile(weights, off)
         except Exception as e:
             result = e

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -12,58 +10,43 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from wann_engine import rundir
-from wann_engine.config import PRESETS
+from wann_engine import control, rundir
+from wann_engine.config import PRESETS, ConfigError
+
+#: the form's label of each configuration key it sets (errors name the field the user typed in)
+_LABELS = {"popSize": "population", "maxGen": "generations", "workers": "workers", "seed": "seed"}
 
 
-@dataclass(frozen=True)
-class NewRun:
-    """What the form asks ``control.launch`` to start."""
-
-    preset: str
-    pop: int | None
-    gens: int | None
-    workers: int
-    seed: int
-    name: str
-
-
-def default_name(preset: str) -> str:
-    return f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def check_form(runs_dir: Path, preset: str, pop: str, gens: str, workers: str, seed: str, name: str) -> NewRun:
-    """The form's values as a :class:`NewRun`; ValueError names the first bad field."""
+def check_form(runs_dir: Path, preset: str, pop: str, gens: str, workers: str, seed: str,
+               name: str) -> control.LaunchSpec:
+    """The form's values as a checked :class:`control.LaunchSpec` (the checks of ``wann-tui --batch``
+    and ``wann-engine run``); ValueError names the first bad field."""
     if preset not in PRESETS:
         raise ValueError(f"preset: choose one of {', '.join(PRESETS)}")
 
-    def integer(label: str, text: str, lo: int, default: int | None) -> int | None:
+    def integer(label: str, text: str, default: int | None) -> int | None:
         text = text.strip()
         if not text:
             return default
         try:
-            v = int(text)
+            return int(text)
         except ValueError:
             raise ValueError(f"{label}: {text!r} is not a whole number") from None
-        if v < lo:
-            raise ValueError(f"{label}: must be at least {lo}")
-        return v
 
-    p = integer("population", pop, 2, None)
-    g = integer("generations", gens, 1, None)
-    w = integer("workers", workers, 1, 1)
-    s = integer("seed", seed, 0, 0)
-    name = name.strip() or default_name(preset)
+    spec = control.LaunchSpec(task=preset, name=name.strip() or None, runs_dir=Path(runs_dir),
+                              pop=integer("population", pop, None), gens=integer("generations", gens, None),
+                              workers=integer("workers", workers, 1) or 1, seed=integer("seed", seed, 0) or 0)
     try:
-        rundir.check_name(name)
+        spec.check()
+    except ConfigError as e:
+        key = str(e).split("=", 1)[0]
+        raise ValueError(f"{_LABELS[key]}: {e}" if key in _LABELS else str(e)) from None
     except rundir.RunDirError as e:
-        raise ValueError(str(e)) from None
-    if (Path(runs_dir) / name).exists():
-        raise ValueError(f"name: {name} already exists in {runs_dir}")
-    return NewRun(preset, p, g, w or 1, s or 0, name)
+        raise ValueError(f"name: {e}") from None
+    return spec
 
 
-class NewRunScreen(ModalScreen[NewRun | None]):
+class NewRunScreen(ModalScreen[control.LaunchSpec | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
         Binding("ctrl+s", "launch", "Launch", id="form.launch"),

@@ -115,7 +115,7 @@ class RunScreen(RunControls, PaneKeys, Screen):
         if not self._ready:
             return
         now = time.time()
-        state = self.app.state_of(self.run) or "starting"  # type: ignore[attr-defined]
+        state = self.tui.state_of(self.run) or "starting"
         changed = self.model.version != self._drawn
         if changed or force:
             snap = self.model.snapshot()
@@ -148,12 +148,12 @@ class RunScreen(RunControls, PaneKeys, Screen):
         if allowed is not None:
             return allowed
         if action == "cycle":
-            return len(self.app.open_runs()) > 1  # type: ignore[attr-defined]
+            return len(self.tui.open_runs()) > 1
         return True
 
     def action_back(self) -> None:
         if not self.unzoom():
-            self.app.show_browser()  # type: ignore[attr-defined]
+            self.tui.show_browser()
 
     def action_pareto_axes(self) -> None:
         self.query_one(ParetoPlot).toggle()
@@ -209,10 +209,10 @@ class RunScreen(RunControls, PaneKeys, Screen):
         self.app.push_screen(FrontPickScreen(gen, members), chosen)
 
     def action_cycle(self, step: int) -> None:
-        self.app.cycle_run(self.run, step)  # type: ignore[attr-defined]
+        self.tui.cycle_run(self.run, step)
 
     def action_close_view(self) -> None:
-        self.app.close_run(self.run)  # type: ignore[attr-defined]
+        self.tui.close_run(self.run)
 
     def commands(self) -> list[tuple[str, str, str]]:
         name = self.run.name

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..model import C, Snapshot, bucket_rows
-from .plot import Plot
+from .plot import Plot, plottable
 
 #: (history column, legend label, short label, colour, plain marker)
 SERIES = (
@@ -40,7 +38,7 @@ class FitnessCurves(Plot):
             x = (rows[:, C["gen_lo"]] + rows[:, C["gen"]]) / 2  # a merged span sits at its middle
             for col, label, _, color, plain in SERIES:
                 y = rows[:, C[col]]
-                ok = np.isfinite(y)
+                ok = plottable(x, y)
                 if not ok.any():
                     continue
                 marker = plain if self.plain_markers else "braille"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from wann_engine.explore import ClassView
+from wann_engine.tasks.classify import ClassView
 
 from .. import scene_text
 

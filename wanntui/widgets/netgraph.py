@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import orjson
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
@@ -30,15 +31,6 @@ def to_text(g: GraphText) -> Text:
             text.stylize(style, starts[line] + a, starts[line] + b)
     text.rstrip()
     return text
-
-
-def champion_from_file(run: Path) -> dict | None:
-    """The genome in ``champion.json``, for a run whose events carry no champion."""
-    try:
-        doc = orjson.loads((run / "champion.json").read_bytes())
-        return doc.get("genome")
-    except (OSError, orjson.JSONDecodeError, AttributeError):
-        return None
 
 
 class NetGraph(ScrollableContainer):
@@ -66,31 +58,51 @@ class NetGraph(ScrollableContainer):
         self._key = None
 
     def show(self, snap: Snapshot) -> None:
+        """Draw the snapshot's champion (or the run's ``champion.json`` when its events carry none); the
+        genome is read, checked, expressed and laid out in a worker thread, never on the UI thread."""
         champ, source = snap.champion, f"generation {snap.champion_gen}"
-        if champ is None and snap.n_generations:
-            champ, source = champion_from_file(snap.path), "champion.json"
+        from_file = champ is None and bool(snap.n_generations) and (snap.path / "champion.json").is_file()
+        if from_file:
+            source = "champion.json"
         key = (snap.champ_version, source, self.mode, snap.meta.input_names, snap.meta.output_names)
         if key == self._key:
             return
         self._key = key
-        static = self.body
-        if champ is None:
-            static.update("waiting for a champion")
+        if champ is None and not from_file:
+            self.body.update("waiting for a champion")
             self.border_subtitle = ""
             self.graph = None
             return
-        from wann_engine.genome import Genome  # numba: loaded on first use (the app warms it up)
+        names = (tuple(snap.meta.input_names), tuple(snap.meta.output_names))
+        self._draw(key, champ, snap.path / "champion.json" if from_file else None, names,
+                   snap.meta.keep_disabled_hidden, source)
 
+    @work(thread=True, exclusive=True, group="netgraph", exit_on_error=False)
+    def _draw(self, key: tuple, champ: Any, file: Path | None, names: tuple[tuple[str, ...], tuple[str, ...]],
+              keep: bool, source: str) -> None:
+        from wann_engine.netfile import NetworkFileError, genome_from_dict, open_network
+        from wann_engine.tasks import TaskError
+
+        graph: GraphText | None = None
         try:
-            net = Genome.from_dict(champ).network(snap.meta.keep_disabled_hidden)
-        except (KeyError, TypeError, ValueError) as e:
-            static.update(f"champion cannot be drawn: {e}")
-            self.graph = None
+            if file is not None:
+                got = open_network(file)
+                genome, names, keep = got.genome, got.names, got.keep_disabled_hidden
+            else:
+                genome = genome_from_dict(champ)
+            net = genome.network(keep)
+            if self.mode == "graph":
+                graph = layout_network(net, *names, ascii=self.ascii)
+            else:
+                graph = list_network(net, *names)
+            body: Text | str = to_text(graph)
+        except (NetworkFileError, TaskError, ValueError) as e:
+            body = f"champion cannot be drawn: {e}"
+        self.app.call_from_thread(self._show_drawn, key, graph, body, source)
+
+    def _show_drawn(self, key: tuple, graph: GraphText | None, body: Text | str, source: str) -> None:
+        if key != self._key:  # a newer champion or mode was asked for meanwhile
             return
-        m = snap.meta
-        if self.mode == "graph":
-            self.graph = layout_network(net, m.input_names, m.output_names, ascii=self.ascii)
-        else:
-            self.graph = list_network(net, m.input_names, m.output_names)
-        static.update(to_text(self.graph))
-        self.border_subtitle = f"{self.mode}  from {source}"
+        self.graph = graph
+        self.body.update(body)
+        self.border_subtitle = f"{self.mode}  from {source}" if graph is not None else ""

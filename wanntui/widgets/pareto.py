@@ -5,25 +5,13 @@ from __future__ import annotations
 import numpy as np
 from textual.reactive import reactive
 
-from wann_engine.events import numbers
-
 from ..model import Snapshot
-from .plot import Plot
+from .plot import Plot, plottable
 
 AXES = {
     "conns": ("connections", "front", "mean vs connections"),
     "peak": ("peak (best weight)", "front_peak", "mean vs peak"),
 }
-
-
-def objectives(last: dict) -> np.ndarray:
-    """The ``objectives`` rows [mean, peak, conns] of a generation event as floats."""
-    raw = last.get("objectives") or []
-    try:
-        arr = np.asarray(raw, dtype=float)
-    except (TypeError, ValueError):
-        arr = numbers(raw)
-    return arr.reshape(-1, 3) if arr.size else np.zeros((0, 3))
 
 
 class ParetoPlot(Plot):
@@ -57,19 +45,22 @@ class ParetoPlot(Plot):
         p.title("")
         xlabel, front_key, _ = AXES[self.axes]
         last = snap.last
-        obj = objectives(last) if last else np.zeros((0, 3))
-        if len(obj) == 0:
-            p.title("waiting for the first generation")
+        obj = last.objectives if last else np.zeros((0, 3))
+        damaged = last.damage("objectives", front_key) if last else None  # (a damaged field reads as empty)
+        if last is None or len(obj) == 0:
+            p.title(f"generation {last.gen}: damaged field, not shown" if last and damaged else
+                    "waiting for the first generation")
             self.front_size = 0
+            self.border_subtitle = "" if last is None else f"gen {last.gen}" + (
+                f"  damaged: {damaged}" if damaged else "")
             self.refresh()
             return
         x = obj[:, 2] if self.axes == "conns" else obj[:, 1]
         y = obj[:, 0]
         on_front = np.zeros(len(obj), dtype=bool)
-        idx = np.asarray([i for i in (last.get(front_key) or []) if 0 <= int(i) < len(obj)], dtype=int)
-        on_front[idx] = True
+        on_front[np.asarray(last.front if front_key == "front" else last.front_peak, dtype=int)] = True
         self.front_size = int(on_front.sum())
-        ok = np.isfinite(x) & np.isfinite(y)
+        ok = plottable(x, y)
         rest, front = ok & ~on_front, ok & on_front
         plain = self.plain_markers
         label = self.size.height >= 14
@@ -82,5 +73,6 @@ class ParetoPlot(Plot):
                       color="red", label="front" if label else None)
         p.xlabel(xlabel)
         p.ylabel("mean")
-        self.border_subtitle = f"gen {last['gen']}  front {self.front_size}/{len(obj)}"
+        self.border_subtitle = f"gen {last.gen}  " + (f"damaged: {damaged}" if damaged else
+                                                      f"front {self.front_size}/{len(obj)}")
         self.refresh()

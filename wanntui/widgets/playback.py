@@ -8,7 +8,9 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import Static
 
-from wann_engine.explore import CartFrame, Frame, WalkerFrame
+from wann_engine.tasks import Frame
+from wann_engine.tasks.gym_task import WalkerFrame
+from wann_engine.tasks.swingup_task import CartFrame
 
 from .. import scene_text
 

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 from rich.text import Text
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from ..netgraph_text import ASCII_TABLE
+
+#: The largest magnitude plotext can draw: its tick arithmetic overflows on values near the float limit
+#: (1e308 raises inside ``build``), so larger values are left out as if they were not finite.
+MAX_PLOTTABLE = 1e300
+
+
+def plottable(*arrays: np.ndarray) -> np.ndarray:
+    """Where every one of the (equally long) arrays holds a value plotext can draw."""
+    ok = np.ones(len(arrays[0]), dtype=bool)
+    for a in arrays:
+        ok &= np.isfinite(a) & (np.abs(a) <= MAX_PLOTTABLE)
+    return ok
 
 
 class Plot(PlotextPlot):

@@ -11,7 +11,8 @@ from ..fmt import status_fields
 from ..model import Snapshot
 
 STATE_STYLES = {"running": "bold green", "paused": "bold yellow", "stopped": "bold", "finished": "bold cyan",
-                "crashed": "bold red", "starting": "italic", "failed": "bold red"}
+                "crashed": "bold red", "starting": "italic", "failed": "bold red",
+                "damaged": "bold red"}
 
 
 #: shorter labels when the full line does not fit (80x24 keeps the bar on one line)

@@ -8,8 +8,10 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from .. import fmt
-from ..model import Snapshot, num
+from ..model import Snapshot
 
+#: The per-weight fields this table shows (a damaged one is said so in the subtitle).
+PER_WEIGHT = ("retest_per_weight", "best_per_weight", "pop_best_per_weight")
 COLUMNS = (("weight", "weight"), ("champion", "champion"), ("pop", "pop best"), ("mark", ""))
 
 
@@ -18,8 +20,9 @@ class WeightTable(DataTable):
 
     BORDER_TITLE = "4 Per weight"
     ALLOW_MAXIMIZE = True
-    HELP = "Score at each shared weight: the champion's (best_per_weight) and the best of the population " \
-           "(pop_best_per_weight). The champion's best weight is marked."
+    HELP = "Score at each shared weight: the champion's (re-tested on fresh episodes: retest_per_weight; " \
+           "without re-tests the raw best_per_weight) and the best of the population (pop_best_per_weight). " \
+           "The champion's best weight is marked."
 
     def __init__(self, ascii: bool = False, **kw) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
@@ -34,9 +37,9 @@ class WeightTable(DataTable):
 
     def show(self, snap: Snapshot) -> None:
         weights = list(snap.meta.weights)
-        last = snap.last or {}
-        champ = [num(x) for x in last.get("best_per_weight") or []]
-        pop = [num(x) for x in last.get("pop_best_per_weight") or []]
+        last = snap.last
+        champ = list(last.retest_per_weight or last.best_per_weight) if last else []
+        pop = list(last.pop_best_per_weight) if last else []
         if not weights:
             weights = [math.nan] * max(len(champ), len(pop))
         rows = [(w, champ[i] if i < len(champ) else math.nan, pop[i] if i < len(pop) else math.nan)
@@ -60,8 +63,9 @@ class WeightTable(DataTable):
                 self.update_cell(str(i), key, Text(value, style=style, justify="left" if key == "mark" else "right"))
         self.best_index = best
         self.values = rows
-        gen = last.get("gen")
-        self.border_subtitle = f"gen {gen}" if gen is not None else "waiting"
+        damaged = last.damage(*PER_WEIGHT) if last is not None else None
+        self.border_subtitle = "waiting" if last is None else f"gen {last.gen}" + (
+            f"  damaged: {damaged}" if damaged else "")
 
     def cell_text(self, row: int, column: str) -> str:
         """Plain text of a cell (for tests and screen readers)."""
