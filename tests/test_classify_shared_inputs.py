@@ -136,3 +136,21 @@ def test_batch_inputs_layout():
     assert xs.shape == (2, 4, 2) and xs.dtype == np.float32 and yb.tolist() == [[4, 3], [1, 1]]
     assert xs[:, 0].tolist() == [[1.0, 1.0], [1.0, 1.0]]
     assert xs[0, 1:, 0].tolist() == X[2].tolist() and xs[1, 1:, 1].tolist() == X[3].tolist()
+
+
+def test_float32_coefficients_are_the_economised_series():
+    import math
+    from fractions import Fraction
+
+    from wann_engine.kmath import economized
+
+    z_max, half_ln2 = Fraction(math.pi) ** 2 / 4, Fraction(math.log(2.0)) / 2
+    sin_y = [Fraction((-1) ** k, math.factorial(2 * k + 1)) for k in range(12)]
+    cos_y = [Fraction((-1) ** k, math.factorial(2 * k)) for k in range(12)]
+    exp_r = [Fraction(1, math.factorial(k)) for k in range(16)]
+    for series, lo, hi, deg, got in ((sin_y, 0, z_max, 5, (f32.S0, f32.S1, f32.S2, f32.S3, f32.S4, f32.S5)),
+                                     (cos_y, 0, z_max, 5, (f32.C0, f32.C1, f32.C2, f32.C3, f32.C4, f32.C5)),
+                                     (exp_r, -half_ln2, half_ln2, 6,
+                                      (f32.E0, f32.E1, f32.E2, f32.E3, f32.E4, f32.E5, f32.E6))):
+        want = np.asarray(economized(series, Fraction(lo), hi, deg), dtype=np.float32)
+        assert np.array_equal(np.asarray(got, dtype=np.float32), want)

@@ -110,6 +110,12 @@ def test_retest_seeds_are_disjoint_from_search_episodes_and_replayable(runs: Pat
     fin = [e for e in map(orjson.loads, (runs / "r" / "events.jsonl").read_bytes().splitlines())
            if e["type"] == "finished"][0]
     assert fin["retest_mean"] == gens[-1]["retest_mean"]
+    status = engine("status", str(runs), check=True).stdout
+    assert "retested" in status and f"{gens[-1]['retest_mean']:9.2f} (120 ep)" in status
+    from wanntui import fmt
+
+    last = ev_mod.from_dict(gens[-1])
+    assert fmt.best_text(last) == f"{fmt.number(gens[-1]['retest_mean'])} (120 ep)"  # the console's status bar
 
 
 def test_retest_off_keeps_the_raw_champion(runs: Path) -> None:

@@ -277,8 +277,10 @@ def spawn_detached(args: list[str], log: Path) -> subprocess.Popen:
 def launch(spec: LaunchSpec) -> Path:
     """Start a new run in the background; returns its directory (created by the engine)."""
     spec.check()
-    # the log lives beside the run folder until the engine has made the folder
-    spawn_detached(spec.argv(), launch_log(spec.runs_dir, str(spec.name)))
+    # the log lives beside the run folder until the engine has made the folder, then the engine
+    # (``--detached``) writes to the run's engine.log; an empty launch log is removed by
+    # :func:`tidy_launch_log`
+    spawn_detached([*spec.argv(), "--detached"], launch_log(spec.runs_dir, str(spec.name)))
     return spec.run
 
 
@@ -290,6 +292,18 @@ def resume(run: Path) -> subprocess.Popen:
 def launch_log(runs_dir: Path, name: str) -> Path:
     """Where ``launch`` sends the engine's output until the engine has made the run directory."""
     return Path(runs_dir) / f".{name}.launch.log"
+
+
+def tidy_launch_log(run: Path) -> None:
+    """Remove the launch log of a run that exists, if the log stayed empty (the engine wrote all its
+    output to the run's engine.log)."""
+    run = Path(run)
+    log = launch_log(run.parent, run.name)
+    try:
+        if run.is_dir() and log.stat().st_size == 0:
+            log.unlink()
+    except OSError:
+        pass
 
 
 def delete(run: Path) -> None:
@@ -415,3 +429,83 @@ def list_runs(runs_dir: Path) -> list[RunSummary]:
     except OSError:
         return []
     return sorted((summary(d) for d in dirs), key=lambda s: s.updated, reverse=True)
+
+
+# --- notes, tags, rename, archive -------------------------------------------------------------
+#: a run's notes and tags (written by the console, never read by the engine)
+NOTES = "notes.json"
+#: where archived runs go: a hidden folder of the runs folder, so listings skip it
+ARCHIVE = ".archive"
+MAX_NOTES_BYTES = 64 << 10
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class RunNotes:
+    text: str = ""
+    tags: tuple[str, ...] = ()
+
+
+def read_notes(run: Path) -> RunNotes:
+    """A run's notes and tags; a missing, oversized or damaged file reads as none (never raises)."""
+    try:
+        path = Path(run) / NOTES
+        if path.stat().st_size > MAX_NOTES_BYTES:
+            return RunNotes()
+        doc = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return RunNotes()
+    if not isinstance(doc, dict):
+        return RunNotes()
+    text = doc.get("text") if isinstance(doc.get("text"), str) else ""
+    tags = doc.get("tags") if isinstance(doc.get("tags"), list) else []
+    return RunNotes(text, tuple(t for t in tags if isinstance(t, str) and _TAG.fullmatch(t)))
+
+
+def parse_tags(text: str) -> tuple[str, ...]:
+    """Tags typed as words separated by spaces or commas; ValueError names the first bad one."""
+    out: list[str] = []
+    for t in re.split(r"[\s,]+", text.strip()):
+        if not t:
+            continue
+        if not _TAG.fullmatch(t):
+            raise ValueError(f"tag {t!r}: use letters, digits, '.', '_', ':', '+' or '-' (max 40)")
+        if t not in out:
+            out.append(t)
+    return tuple(out)
+
+
+def write_notes(run: Path, notes: RunNotes) -> None:
+    """Replace a run's notes and tags (atomically: a reader sees the old file or the new one)."""
+    run = Path(run)
+    rundir.read_config(run)  # only into real run directories
+    tags = parse_tags(" ".join(notes.tags))
+    data = orjson.dumps({"text": notes.text, "tags": list(tags)}, option=orjson.OPT_INDENT_2)
+    if len(data) > MAX_NOTES_BYTES:
+        raise ValueError(f"notes: {len(data)} bytes, at most {MAX_NOTES_BYTES}")
+    write_bytes(run / NOTES, data)
+
+
+def _move(run: Path, dst: Path) -> Path:
+    run = Path(run)
+    rundir.read_config(run)  # only real run directories move
+    if rundir.engine_alive(run):
+        raise rundir.RunDirError(f"{run.name} is running: stop it first")
+    if dst.exists() or dst.is_symlink():
+        raise RunExists(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(run, dst)
+    launch_log(run.parent, run.name).unlink(missing_ok=True)
+    return dst
+
+
+def rename(run: Path, name: str) -> Path:
+    """Give a run that is not running another name in the same runs folder; its new path."""
+    run = Path(run)
+    return _move(run, run.parent / rundir.check_name(name.strip()))
+
+
+def archive(run: Path) -> Path:
+    """Move a run that is not running into ``<runs>/.archive/`` (out of every listing, kept whole)."""
+    run = Path(run)
+    return _move(run, run.parent / ARCHIVE / run.name)

@@ -102,6 +102,19 @@ def _say(line: str) -> None:
         pass
 
 
+def _log_traceback(log: Path, gen: int) -> None:
+    """Append the current exception's traceback to the run's engine.log (the terminal gets one line;
+    the console's log view shows this), never raising."""
+    import traceback
+
+    try:
+        with open(log, "a") as f:
+            f.write(f"--- run failed at generation {gen} ({time.strftime('%Y-%m-%d %H:%M:%S')}) ---\n")
+            f.write(traceback.format_exc())
+    except OSError:
+        pass
+
+
 def send_output_to(log: Path) -> None:
     """Send this process's stdout/stderr to ``log`` (appended): a detached engine, or a dead terminal."""
     try:
@@ -562,6 +575,7 @@ class Session:
         except Exception as e:  # the run failed: say so in the stream, keep the last checkpoint
             gen = r.search.gen
             r.events.emit("error", gen=gen, message=f"{type(e).__name__}: {e}")
+            _log_traceback(self.path / rundir.LOG, gen)
             _say(f"wann-engine: error: run failed at generation {gen}: {type(e).__name__}: {e}")
             return Exit.FAILED
         if outcome == "stopped" and r.stopped_by_signal:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -122,3 +122,35 @@ def locale_is_utf8(env: Mapping[str, str] | None = None) -> bool:
     coerced = not lc_all and lc_ctype in ("C.UTF-8", "C.utf8", "UTF-8") and lang in ("", "C", "POSIX")
     value = lc_all or (lang if coerced else (lc_ctype or lang))
     return "utf-8" in value.lower() or "utf8" in value.lower()
+
+
+def elide(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters by eliding its middle ("gym_Lunar…194113"): run names differ
+    at both ends (the task in front, the date and time behind), so both ends stay."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    if width == 1:
+        return "…"
+    head = (width - 1 + 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
+def fit_columns(natural: Mapping[str, int], total: int, shrink: Sequence[tuple[str, int]],
+                padding: int = 2) -> dict[str, int]:
+    """Widths for table columns that must fit ``total`` cells: every column keeps its ``natural``
+    width except those in ``shrink`` (``(key, floor)`` in the order they give way), which shrink
+    down to their floor so that the others (state, generation, best...) stay on screen.
+    ``padding``: cells each column adds around its content."""
+    widths = dict(natural)
+    over = sum(widths.values()) + padding * len(widths) - total
+    for key, floor in shrink:
+        if over <= 0:
+            break
+        if key in widths:
+            give = min(over, max(0, widths[key] - floor))
+            widths[key] -= give
+            over -= give
+    return widths

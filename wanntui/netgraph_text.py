@@ -61,6 +61,7 @@ class GraphText:
     n_nodes: int = 0
     n_conns: int = 0
     n_layers: int = 0
+    compact: int = 0  # how far the drawing was narrowed to fit (an index of COMPACT_LEVELS)
 
     @property
     def width(self) -> int:
@@ -80,19 +81,24 @@ def _names(names: Sequence[str], n: int, prefix: str) -> list[str]:
 
 
 def node_labels(net: Network, input_names: Sequence[str] = (), output_names: Sequence[str] = (),
-                ids: bool = False, max_name: int = 12) -> list[str]:
-    """A label per position: bias, input names, hidden activations, ``name:act`` for outputs."""
+                ids: bool = False, max_name: int = 12, ascii: bool = False) -> list[str]:
+    """A label per position: bias, input names, hidden activations, ``name:act`` for outputs. Names longer
+    than ``max_name`` are cut (below 12 characters the cut is marked with an ellipsis)."""
     ins = _names(input_names, net.n_in, "in")
     outs = _names(output_names, net.n_out, "out")
     first_out = net.n_nodes - net.n_out
+
+    def cut(name: str) -> str:
+        return name[:max_name] if max_name >= 12 else abbreviate(name, max_name, ascii)
+
     labels = ["bias"]
-    labels += [s[:max_name] for s in ins]
+    labels += [cut(s) for s in ins]
     for p in range(net.n_in + 1, first_out):
         sym = SYMBOLS.get(int(net.act[p]), f"a{int(net.act[p])}")
         labels.append(f"h{int(net.node_ids[p])}:{sym}" if ids else sym)
     for i, p in enumerate(range(first_out, net.n_nodes)):
         sym = SYMBOLS.get(int(net.act[p]), f"a{int(net.act[p])}")
-        labels.append(f"{outs[i][:max_name]}:{sym}")
+        labels.append(f"{cut(outs[i])}:{sym}")
     return labels
 
 
@@ -106,17 +112,30 @@ def _kind(net: Network, p: int, has_out: np.ndarray) -> str:
     return "hidden"
 
 
+def abbreviate(name: str, n: int, ascii: bool = False) -> str:
+    """``name`` cut to ``n`` characters, the last one an ellipsis when cut."""
+    return name if len(name) <= n else name[: max(1, n - 1)] + ("~" if ascii else "…")
+
+
+#: Ways to narrow a drawing that is wider than the space it is given, tried in order until one fits:
+#: (tracks shared between sources whose vertical extents are apart, no blank before the first track,
+#: longest input/output name, hidden ids kept).
+COMPACT_LEVELS = ((False, False, 12, True), (True, True, 12, True), (True, True, 6, False), (True, True, 3, False))
+
+
 def layout_network(net: Network, input_names: Sequence[str] = (), output_names: Sequence[str] = (),
-                   ascii: bool = False, ids: bool = False, max_inputs: int = 32) -> GraphText:
+                   ascii: bool = False, ids: bool = False, max_inputs: int = 32,
+                   max_width: int | None = None) -> GraphText:
     """Draw ``net`` as layered text (see the module docstring).
 
     With more than ``max_inputs`` inputs (image tasks), unused inputs are left out of the
-    drawing and only counted on the legend line.
+    drawing and only counted on the legend line. With ``max_width``, a drawing wider than that is
+    compressed (see :data:`COMPACT_LEVELS`: narrower channels between columns, then shorter names)
+    before it is left wider than asked; ``GraphText.compact`` says how far it went (0: not at all).
     """
     n, n_in, n_out = net.n_nodes, net.n_in, net.n_out
     first_out = n - n_out
     edges = net.edges()
-    labels = node_labels(net, input_names, output_names, ids=ids)
     has_out = np.zeros(n, dtype=bool)
     has_out[edges[:, 0]] = True
 
@@ -173,8 +192,7 @@ def layout_network(net: Network, input_names: Sequence[str] = (), output_names: 
             occupied[c][r] = ("d", s)
     height = max((max(o) for o in occupied if o), default=0) + 1
 
-    # column widths and channel groups: (source row, target rows) per source item
-    widths = [max([len(labels[p]) for p in order[k]] + [1]) + 1 for k in range(n_cols)]
+    # channel groups: (source row, target rows) per source item
     channels: list[list[tuple[int, list[int]]]] = []
     for k in range(n_cols - 1):
         groups = []
@@ -188,8 +206,16 @@ def layout_network(net: Network, input_names: Sequence[str] = (), output_names: 
                 groups.append((r, sorted(targets)))
         groups.sort()
         channels.append(groups)
-    ch_widths = [len(g) + 2 for g in channels]
-    total_w = sum(widths) + sum(ch_widths)
+    for level, (share, tight, max_name, keep_ids) in enumerate(COMPACT_LEVELS):
+        labels = node_labels(net, input_names, output_names, ids=ids and keep_ids, max_name=max_name,
+                             ascii=ascii)
+        tracks = [_tracks(groups, share, 0 if tight else 1) for groups in channels]
+        widths = [max([len(labels[p]) for p in order[k]] + [1]) + 1 for k in range(n_cols)]
+        ch_widths = ([max(1, max((t for t in tr if t >= 0), default=-1) + 2) for tr in tracks] if share else
+                     [len(g) + 2 for g in channels])
+        total_w = sum(widths) + sum(ch_widths)
+        if max_width is None or total_w <= max_width or level == len(COMPACT_LEVELS) - 1:
+            break
 
     canvas = [[" "] * total_w for _ in range(height)]
     kinds = [["edge"] * total_w for _ in range(height)]
@@ -215,10 +241,10 @@ def layout_network(net: Network, input_names: Sequence[str] = (), output_names: 
             cw = ch_widths[k]
             mask = np.zeros((height, cw), dtype=np.int64)
             for g, (rs, targets) in enumerate(channels[k]):
-                if targets == [rs]:  # straight on: no track needed
+                xt = tracks[k][g]
+                if xt < 0:  # straight on: no track needed
                     mask[rs, :] |= E | W
                     continue
-                xt = g + 1
                 mask[rs, :xt] |= E | W
                 mask[rs, xt] |= W
                 lo, hi = min(rs, *targets), max(rs, *targets)
@@ -243,7 +269,29 @@ def layout_network(net: Network, input_names: Sequence[str] = (), output_names: 
     spans = [(i, 0, len(text), "legend" if i == 0 else "unused") for i, text in enumerate(legend)]
     for r in range(height):
         spans.extend(_runs(r + len(legend), kinds[r], len(out_lines[r + len(legend)])))
-    return GraphText(out_lines, spans, unused, n, net.n_conns, n_cols)
+    return GraphText(out_lines, spans, unused, n, net.n_conns, n_cols, level)
+
+
+def _tracks(groups: list[tuple[int, list[int]]], share: bool, lead: int) -> list[int]:
+    """The x of each group's vertical track in its channel (-1: straight on, no track). Unshared: one
+    track per group in order. Shared: a group takes the leftmost track whose groups all end at least
+    two rows above its top (so two tracks in one column never touch)."""
+    out: list[int] = []
+    if not share:
+        return [-1 if targets == [rs] else g + lead for g, (rs, targets) in enumerate(groups)]
+    ends: list[int] = []  # per track: the lowest row used so far
+    for rs, targets in groups:
+        if targets == [rs]:
+            out.append(-1)
+            continue
+        lo, hi = min(rs, *targets), max(rs, *targets)
+        t = next((t for t, end in enumerate(ends) if end + 1 < lo), len(ends))
+        if t == len(ends):
+            ends.append(hi)
+        else:
+            ends[t] = hi
+        out.append(t + lead)
+    return out
 
 
 def _runs(line: int, kinds: list[str], width: int) -> list[tuple[int, int, int, str]]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from wann_engine import control, rundir
+from wann_engine.events import STATE_TYPES, Error, read_tail
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ class RunRow:
     evals_per_s: float | None
     updated: float
     created: float = 0.0
-    note: str = ""  # why a launch failed, or why the run is damaged
+    note: str = ""  # one line: why a launch failed, why the run crashed, or why it is damaged
+    tags: tuple[str, ...] = ()
+    notes: str = ""  # the researcher's notes (notes.json)
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -41,7 +44,34 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 def _key(run: Path) -> tuple:
-    return _stamp(run / rundir.EVENTS), rundir.engine_alive(run), _stamp(run / rundir.CONFIG)
+    return (_stamp(run / rundir.EVENTS), rundir.engine_alive(run), _stamp(run / rundir.CONFIG),
+            _stamp(run / control.NOTES))
+
+
+#: what the browser says of a crashed run whose events end without an ``error`` event
+DIED = "engine died without a word (no error event)"
+
+
+def crash_reason(run: Path) -> str:
+    """Why a crashed run ended, in one line: its newest state event if that is an ``error``
+    (``error at generation N: message``), otherwise the engine was killed (SIGKILL, SIGSEGV, out of
+    memory, the machine went down) before it could write anything."""
+    tail = read_tail(Path(run) / rundir.EVENTS, set(STATE_TYPES),
+                     stop=lambda found: any(k in found for k in STATE_TYPES))
+    newest = tail.newest(STATE_TYPES)
+    if isinstance(newest, Error):
+        at = f" at generation {newest.gen}" if newest.gen is not None else ""
+        return f"error{at}: {newest.message}"
+    return DIED
+
+
+def reason(s: control.RunSummary) -> str:
+    """The browser's one line for a run: why it is damaged, or why it crashed ("" otherwise)."""
+    if s.damaged:
+        return f"damaged: {s.damaged}"
+    if s.state == "crashed":
+        return crash_reason(s.path)
+    return ""
 
 
 class RunStates:
@@ -71,8 +101,10 @@ class RunStates:
                 break
             except OSError:
                 continue
+        notes = control.read_notes(run)
+        control.tidy_launch_log(run)
         row = RunRow(s.path, s.name, s.task, s.state, max(0, s.gen), s.total, s.best, s.evals_per_s, s.updated,
-                     created, note=f"damaged: {s.damaged}" if s.damaged else "")
+                     created, note=reason(s), tags=notes.tags, notes=notes.text)
         self._cache[run] = (key, row)
         self.recomputed += 1
         return row

@@ -1,4 +1,9 @@
-"""Keys shared by screens made of panes: focus a pane by id, maximize the focused one, restore."""
+"""Keys shared by screens made of panes: focus a pane by id, maximize the focused one, restore.
+
+Keys typed in a burst (a laggy SSH link delivers ``z4z`` at once) must each act on the state the previous
+key left: Textual's ``Widget.focus`` only takes effect after the queued messages, so a pane is focused here
+with the screen's synchronous ``set_focus`` and the pane last chosen is also kept in ``pane``.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +18,33 @@ class PaneKeys(Screen):
 
     PANES: tuple[str, ...] = ()
 
+    #: the id of the pane last focused with a pane key (None: follow the focused widget)
+    pane: str | None = None
+
+    def _pane_of(self, node: DOMNode | None) -> Widget | None:
+        """The pane (an id of ``PANES``) holding ``node``; with no ``PANES``, ``node`` itself."""
+        if self.PANES:
+            while node is not None and node.id not in self.PANES:
+                node = node.parent
+        return node if isinstance(node, Widget) else None
+
     def action_focus_pane(self, pane: str) -> None:
-        self.query_one(f"#{pane}").focus()
+        """Focus ``pane`` now (not after the queued keys); while a pane is maximized, maximize this one."""
+        widget = self.query_one(f"#{pane}")
+        self.pane = pane
+        zoomed = self.maximized is not None
+        if zoomed:
+            self.minimize()
+        self.set_focus(widget)
+        if zoomed and widget.allow_maximize:
+            self.maximize(widget)
 
     def action_zoom(self) -> None:
         if self.unzoom():
             return
-        target: DOMNode | None = self.focused
-        if self.PANES:
-            while target is not None and target.id not in self.PANES:
-                target = target.parent
+        target = self._pane_of(self.focused)
+        if target is None and self.pane is not None:
+            target = self.query_one(f"#{self.pane}")
         if isinstance(target, Widget):
             self.maximize(target)
 
