@@ -33,16 +33,23 @@ RUN_START = {"v": 1, "type": "run_start", "t": 1.0, "name": "long", "task": "swi
              "config": {"task": "swingup", "popSize": 0, "workers": 1}}
 
 
-def write_run(path: Path, gens: int, pop: int) -> int:
-    """The events file of a finished run of ``gens`` generations; returns its size in bytes."""
-    templates = [orjson.dumps(synthetic_generation(g, pop=pop, t=1.0 + g, champion=g == 0))
-                 .replace(b'"gen":%d,' % g, b'"gen":%d,', 1) for g in range(64)]  # (no other "%" in them)
+def write_run(path: Path, gens: int, pop: int, every: int = 1) -> int:
+    """The events file of a finished run of ``gens`` generations, the population fields in every ``every``-th
+    generation and the last (the engine writes them every ``events.POPULATION_SECONDS``); returns its size."""
+    def template(g: int, full: bool) -> bytes:
+        ev = synthetic_generation(g, pop=pop, t=1.0 + g, champion=g == 0)
+        if not full:
+            ev = {k: v for k, v in ev.items() if k not in events.POPULATION}
+        return orjson.dumps(ev).replace(b'"gen":%d,' % g, b'"gen":%d,', 1)  # (no other "%" in them)
+
+    full = [template(g, True) for g in range(64)]
+    thin = [template(g, False) for g in range(64)]
     start = {**RUN_START, "total_generations": gens, "config": {**RUN_START["config"], "popSize": pop}}
     with open(path, "wb") as f:
         f.write(orjson.dumps(start) + b"\n")
         batch = []
         for g in range(gens):
-            batch.append(templates[g % 64] % g)
+            batch.append((full if g % every == 0 or g == gens - 1 else thin)[g % 64] % g)
             if len(batch) == 1000:
                 f.write(b"\n".join(batch) + b"\n")
                 batch = []
@@ -80,11 +87,14 @@ def main() -> None:
     ap.add_argument("--gens", type=int, default=100_000)
     ap.add_argument("--pop", type=int, default=192)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--population-every", type=int, default=50,
+                    help="generations between two carrying the population (1: every one, the format before "
+                         "events.POPULATION_SECONDS; 50: a default swing-up run at ~0.2 s per generation)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="wanntui-open-") as tmp:
         path = Path(tmp) / "long" / "events.jsonl"
         path.parent.mkdir()
-        size = write_run(path, args.gens, args.pop)
+        size = write_run(path, args.gens, args.pop, max(1, args.population_every))
         with open(path, "rb") as f:  # into the page cache
             while f.read(64 << 20):
                 pass
@@ -95,7 +105,8 @@ def main() -> None:
         snap = model.snapshot()
         assert snap.gen_done == args.gens and snap.n_malformed == 0, (snap.gen_done, snap.warnings)
         dec, large = per_event(args.pop)
-        print(f"open a run of {args.gens:,} generations, population {args.pop} ({size / 2**20:,.0f} MiB; "
+        print(f"open a run of {args.gens:,} generations, population {args.pop}, population fields every "
+              f"{args.population_every} ({size / 2**20:,.0f} MiB, {size / args.gens:,.0f} B per generation; "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})")
         print(f"  open_run_s                       {best:10.2f}")
         print(f"  open_run_cpu_s                   {cpu:10.2f}")

@@ -23,6 +23,21 @@ def engine(*args: str, check: bool = False, timeout: float = 120, **kw) -> subpr
     return p
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", help="also run the tests marked slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` are left out unless asked for: ``--runslow``, or any ``-m`` expression
+    (``-m slow`` selects them alone; ``-m 'not slow'`` still leaves them out)."""
+    if config.getoption("--runslow") or config.option.markexpr:
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 @pytest.fixture
 def runs(tmp_path: Path) -> Path:
     d = tmp_path / "runs"

@@ -15,7 +15,7 @@ from wann_engine.tasks import TaskError
 from wann_engine.tasks import carracing_encoder as ce
 from wann_engine.tasks.carracing import CarFrame, CarRacingTask, controls
 
-STEPS = 20
+STEPS = 8
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,8 @@ def test_playback_shows_the_frame_latent_and_controls(short):
 def test_search_and_eval_through_the_normal_commands(short, tmp_path, capsys):
     rc, out, err = _cli(capsys, "run", "--task", "carracing", "--pop", "4", "--gens", "2", "--runs-dir",
                         str(tmp_path), "--name", "car", "--threads", "1", "--quiet",
-                        "--set", "alg_nReps=1", "--set", f"max_steps={STEPS}")
+                        "--set", "alg_nReps=1", "--set", "retest_reps=1", "--set", "retest_top=1",
+                        "--set", f"max_steps={STEPS}")
     assert rc == 0, err
     run = tmp_path / "car"
     events = [orjson.loads(line) for line in (run / "events.jsonl").read_bytes().splitlines()]

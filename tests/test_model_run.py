@@ -12,7 +12,7 @@ from wanntui.model import C, History, RunModel, bucket_rows, merge_rows, num, sy
 
 
 def _row(g: int, fit_max: float = 1.0) -> tuple:
-    return (g, g, 1000.0 + g, 1.0, fit_max, float(g), float(g) + 5, 10.0, 100.0, 0.1, g * 0.1)
+    return (g, g, 1000.0 + g, 1.0, fit_max, float(g), float(g) + 5, 10.0, 100.0, 0.1, g * 0.1, g * 10.0)
 
 
 def test_history_is_bounded_and_keeps_the_whole_span():

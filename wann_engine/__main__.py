@@ -1,9 +1,5 @@
-import sys
+"""``python -m wann_engine``: the same as ``wann-engine`` (also how MPI ranks start)."""
 
-try:  # a Ctrl-C while the engine is still loading ends as quietly as one later on
-    from .cli import main
-except KeyboardInterrupt:
-    print("wann-engine: interrupted", file=sys.stderr)
-    sys.exit(130)
+from .entry import main
 
 main()

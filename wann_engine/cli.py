@@ -24,14 +24,42 @@ def _rate(x: float) -> str:
     return f"{x / 1e6:6.2f} M" if x >= 1e6 else f"{x / 1e3:6.1f} k"
 
 
+class _Transient:
+    """The progress line within a long generation: redrawn in place on a terminal (erased by the next
+    line), a plain line at most every ``PLAIN_SECONDS`` otherwise (a log keeps a sign of life)."""
+
+    PLAIN_SECONDS = 30.0
+    shown = False
+    plain_t = 0.0
+
+
+def _progress_text(ev: dict[str, Any]) -> str:
+    done, total = int(ev["done"]), int(ev["total"])
+    pct = f" ({100 * done / total:.0f} %)" if total else ""
+    what = "re-testing" if ev.get("phase") == "retest" else "scoring"
+    return f"gen {ev['gen']:5d}  {what}: {done}/{total} episodes{pct}  {ev['gen_elapsed']:.0f} s into the generation"
+
+
 def _progress_line(ev: dict[str, Any]) -> None:
+    if ev["type"] == "progress":
+        if sys.stdout.isatty():
+            sys.stdout.write("\r\x1b[K" + _progress_text(ev))
+            sys.stdout.flush()
+            _Transient.shown = True
+        elif ev["t"] - _Transient.plain_t >= _Transient.PLAIN_SECONDS:
+            _Transient.plain_t = ev["t"]
+            print(_progress_text(ev), flush=True)
+        return
+    if _Transient.shown:  # the next line replaces the transient one
+        sys.stdout.write("\r\x1b[K")
+        _Transient.shown = False
     if ev["type"] == "generation":
         rt = ev.get("retest_mean")
         retest = f"retested {rt:9.2f} ({ev.get('retest_episodes')} ep)  " if isinstance(rt, int | float) else ""
         print(f"gen {ev['gen']:5d}  {retest}raw best {ev['best_mean']:9.2f}  peak {ev['best_peak']:9.2f}  "
               f"max {ev['fit_max']:9.2f}  median {ev['fit_median']:9.2f}  "
               f"conns {ev.get('retest_conns', ev['best_conns']):4d}  "
-              f"{ev['evals_per_s']:7.1f} ind/s  {_rate(ev['env_steps_per_s'])} steps/s", flush=True)
+              f"{ev['evals_per_s']:7.1f} evals/s  {_rate(ev['env_steps_per_s'])} steps/s", flush=True)
     else:
         print(f"{ev['type']} at generation {ev['gen']}", flush=True)
 
@@ -70,7 +98,10 @@ def run(
     with Session.create(runs_dir, name, cfg, progress=None if quiet else _progress_line, detached=detached) as s:
         if not quiet:
             _line(f"run {s.path}  task {cfg.task}  pop {cfg.popSize}  gens {cfg.maxGen}  seed {cfg.seed}")
-        return s.run()
+        rc = s.run()
+        if not quiet:
+            _summary(s, rc)
+        return rc
 
 
 @app.command()
@@ -93,7 +124,45 @@ def resume(
     with Session.resume(saved or run_dir, progress=None if quiet else _progress_line, detached=detached) as s:
         if not quiet:
             _line(f"resuming {s.path} at generation {s.search.gen} of {s.cfg.maxGen}")
-        return s.run()
+        rc = s.run()
+        if not quiet:
+            _summary(s, rc)
+        return rc
+
+
+def _summary(s: Any, rc: int) -> None:
+    """The lines a session ends with: what was done, the best scores, the time, the champion's file,
+    and how to continue a run that did not finish."""
+    from .runner import Session
+
+    assert isinstance(s, Session) and s.runner is not None
+    search, cfg, path = s.search, s.cfg, s.path
+    if rc == Exit.FAILED:
+        state = "failed"
+    else:
+        state = "finished" if search.gen >= cfg.maxGen else "stopped"
+    if _Transient.shown:
+        sys.stdout.write("\r\x1b[K")
+        _Transient.shown = False
+    best = []
+    if cfg.retest_top > 0 and search.champ is not None:
+        best.append(f"re-tested {search.champ_mean:.2f} ({cfg.retest_reps * len(cfg.weights)} episodes)")
+    if search.best is not None:
+        best.append(f"raw {search.best_mean:.2f}")
+    champ = path / rundir.CHAMPION_JSON
+    lines = [f"{state}: {search.gen}/{cfg.maxGen} generations in {_duration(s.runner.elapsed)}",
+             "best: " + (", ".join(best) if best else "-"),
+             f"champion: {champ if champ.exists() else '-'}"]
+    if state != "finished":
+        lines.append(f"continue with: wann-engine resume {path}")
+    for line in lines:
+        _line(line)
+
+
+def _duration(seconds: float) -> str:
+    m, sec = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h {m:02d}m {sec:02d}s" if h else f"{m}m {sec:02d}s" if m else f"{seconds:.1f} s"
 
 
 def _line(text: str) -> None:
@@ -135,15 +204,34 @@ def status(runs_dir: Annotated[Path, typer.Argument(help="Folder holding run dir
     if not runs:
         print(f"no runs in {runs_dir}")
         return Exit.OK
-    print(f"{'name':30} {'task':10} {'state':9} {'gen':>11} {'best raw':>9} {'retested':>18}")
-    for s in runs:
+    names = [_printable(s.name) for s in runs]
+    task_w = max(4, *(len(_printable(s.task)) for s in runs))
+    rest = 1 + task_w + 1 + 9 + 1 + 11 + 1 + 9 + 1 + 18  # the columns after the name
+    # the name column fits the longest name; on a terminal too narrow for it, long names lose their middle
+    name_w = max(4, *(len(n) for n in names))
+    if sys.stdout.isatty():
+        import shutil
+
+        name_w = max(16, min(name_w, shutil.get_terminal_size().columns - rest))
+    print(f"{'name':{name_w}} {'task':{task_w}} {'state':9} {'gen':>11} {'best raw':>9} {'retested':>18}")
+    for s, name in zip(runs, names, strict=True):
         best = f"{s.best:9.2f}" if s.best is not None else " " * 9
         if s.retested is not None:
             best += f" {s.retested:9.2f} ({s.retest_episodes or '?':>3} ep)"
         note = f"  damaged: {_printable(s.damaged)}" if s.damaged else ""
         total = s.total or "?"
-        print(f"{_printable(s.name)[:30]:30} {_printable(s.task):10} {s.state:9} {s.gen:>5}/{total:<5} {best}{note}")
+        print(f"{_elide(name, name_w):{name_w}} {_printable(s.task):{task_w}} {s.state:9} {s.gen:>5}/{total:<5} "
+              f"{best}{note}")
     return Exit.OK
+
+
+def _elide(text: str, width: int) -> str:
+    """``text`` in ``width`` characters: the middle replaced by "…" when it is longer (a run's name ends
+    with its date and time, which tell runs of one task apart)."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
 def _printable(text: str) -> str:
@@ -186,5 +274,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # the other commands, registered after these so that `--help` lists run, resume, ... first
-from . import cli_eval, cli_export, cli_protocol, cli_sweep  # noqa: E402,F401
-from . import cli_encoder  # noqa: E402,F401
+from . import cli_encoder, cli_eval, cli_export, cli_protocol, cli_sweep  # noqa: E402,F401

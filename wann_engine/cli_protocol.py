@@ -36,6 +36,7 @@ def protocol(
     threads: Annotated[int, typer.Option(help="Threads for tasks scored through Task.score, 0 = all cores")] = 0,
     profile_rows: Annotated[bool, typer.Option("--profile/--no-profile", help="Print the profile table")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing tuned-weights / protocol files")] = False,
 ) -> int:
     """The paper's evaluation: random individual, random shared, tuned shared and tuned individual weights,
     mean ± std over seeded trials, and the performance profile (mean ± std per shared weight)."""
@@ -67,6 +68,16 @@ def protocol(
     from . import protocol as P
     from .events import encode
 
+    # refused before the (long) evaluation: never over the input, never over a file without --force
+    stem = P.tuned_path(file, out).name[: -len(".tuned.json")]
+    outputs = ([P.tuned_path(file, out)] if finetune_gens > 0 else []) + (
+        [out / f"{stem}.protocol.json"] if out is not None else [])
+    for path in outputs:
+        if path.exists() and path.resolve() == file.resolve():
+            raise UserError(f"{path}: is the input file; name another folder with --out")
+        if (path.exists() or path.is_symlink()) and not force:
+            raise UserError(f"{path}: exists (use --force to replace it)")
+
     say = (lambda m: print(f"protocol: {m}", file=sys.stderr, flush=True)) if sys.stderr.isatty() else None
     res, genome, t = P.evaluate_file(file, task, trials=trials, seed=seed, sweep=sweep, finetune_gens=finetune_gens,
                                   finetune_episodes=finetune_episodes or None, finetune_pop=finetune_pop, sigma0=sigma,
@@ -91,7 +102,6 @@ def protocol(
     if out is not None:
         from .atomic import write_bytes
 
-        stem = P.tuned_path(file, out).name[: -len(".tuned.json")]
         write_bytes(out / f"{stem}.protocol.json", encode(res.to_dict(), indent=True))
     if as_json:
         sys.stdout.write(encode(res.to_dict()).decode() + "\n")

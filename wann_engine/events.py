@@ -347,6 +347,12 @@ class RunStart(Event):
 #: the same name), once per event: a reader keeps only the latest generation's, so checking every line's
 #: would be wasted work (it was most of the cost of opening a long run).
 LARGE = ("objectives", "front", "front_peak", "best_per_weight", "pop_best_per_weight", "retest_per_weight")
+#: The population-sized fields (``objectives``, ``front``, ``front_peak``) are written in a generation event
+#: only when at least this many seconds passed since the last event that carried them, and always in the
+#: first generation of an engine session and the last one before a checkpoint, pause, stop or finish:
+#: the live Pareto pane is at most this far behind, and a long run's file grows by the scalars only.
+POPULATION = ("objectives", "front", "front_peak")
+POPULATION_SECONDS = 10.0
 _EMPTY_OBJECTIVES = np.zeros((0, 3))
 _EMPTY_OBJECTIVES.flags.writeable = False
 _VIA_OBJECTIVES = "indexes objectives, which are damaged"
@@ -448,6 +454,12 @@ class Generation(Event):
         if "objectives" in keys and self._large("objectives")[1] is not None:  # said once is enough
             why = [w for w in why if not w.endswith(_VIA_OBJECTIVES)]
         return "; ".join(why) if why else None
+
+    @property
+    def has_population(self) -> bool:
+        """Whether this event carries the population's ``objectives`` (the engine writes them only for some
+        generations: see :data:`POPULATION_SECONDS`)."""
+        return "objectives" in self._raw
 
     @property
     def objectives(self) -> np.ndarray:
@@ -552,8 +564,34 @@ class Error(Event):
         return cls(t=t, type=cls.TYPE, gen=_int(d, "gen"), message=_str(d, "message", "unknown error"))
 
 
+@dataclass(frozen=True, slots=True)
+class Progress(Event):
+    """How far the engine is within generation ``gen``: ``done`` of ``total`` episodes (network × weight ×
+    repetition) of ``phase`` (``scoring`` the population, or ``retest``-ing candidates), ``gen_elapsed``
+    seconds after the generation began. Written at most every :data:`PROGRESS_SECONDS`, and only once a
+    generation has taken that long (a fast run writes none); superseded by the generation's own event."""
+
+    TYPE: ClassVar[str] = "progress"
+    gen: int = 0
+    phase: str = "scoring"
+    done: int = 0
+    total: int = 0
+    gen_elapsed: float = math.nan
+
+    @classmethod
+    def _read(cls, d: dict[str, Any], t: float) -> Progress:
+        done, total = _int(d, "done", required=True) or 0, _int(d, "total", required=True) or 0
+        if done > total:
+            raise EventError(f"done: {done} is more than total ({total})")
+        return cls(t=t, type=cls.TYPE, gen=_int(d, "gen", required=True) or 0, phase=_str(d, "phase", "scoring"),
+                   done=done, total=total, gen_elapsed=_float(d, "gen_elapsed"))
+
+
+#: Seconds between two ``progress`` events, and before the first one of a generation.
+PROGRESS_SECONDS = 2.0
+
 TYPES: dict[str, type[Event]] = {c.TYPE: c for c in (RunStart, Generation, Checkpoint, Paused, Resumed, Stopped,
-                                                     Finished, Error)}
+                                                     Finished, Error, Progress)}
 
 
 def from_dict(d: Any) -> Event:

@@ -293,10 +293,10 @@ class Member:
     conns: int
 
 
-def front_members(run_dir: str | Path) -> tuple[int, list[Member]]:
+def front_members(run_dir: str | Path, use_peak: bool = False) -> tuple[int, list[Member]]:
     """The first front of the last evaluated population in the run's checkpoint, as the ``front`` of a
-    generation event ranks it; returns (that generation, members by connections). Empty when the
-    checkpoint holds no scored population."""
+    generation event ranks it (``use_peak``: mean vs peak, as ``front_peak``); returns (that generation,
+    members by connections). Empty when the checkpoint holds no scored population."""
     from . import ranking, rundir
     from .events import numbers
 
@@ -312,6 +312,6 @@ def front_members(run_dir: str | Path) -> tuple[int, list[Member]]:
         raise ExploreError(str(e)) from None
     mean, peak = fit.mean(1), fit.max(1)
     conns = np.array([g.network(cfg.keep_disabled_hidden).n_conns for g in pop])
-    front = np.flatnonzero(ranking.fronts(ranking.objectives(mean, peak, conns, False)) == 0)
+    front = np.flatnonzero(ranking.fronts(ranking.objectives(mean, peak, conns, use_peak)) == 0)
     members = [Member(int(i), pop[i], float(mean[i]), float(peak[i]), int(conns[i])) for i in front]
     return int(st["gen"]) - 1, sorted(members, key=lambda m: (m.conns, -m.mean))

@@ -22,6 +22,8 @@ from .netfile import NetworkFileError, open_network, out_text
 from .tasks import TaskError
 
 FORMATS = ("dot", "out", "npz")
+#: formats of a run's per-generation history (a run directory only; Parquet would need pyarrow)
+HISTORY_FORMATS = ("csv",)
 NPZ_FORMAT, NPZ_VERSION = "wann-npz", 1
 FORWARD_MODULE = "wann_forward.py"
 #: with more inputs than this (image tasks), unused inputs are left out of the DOT drawing
@@ -239,5 +241,75 @@ def export(ch: Champion, fmt: str, out: Path, force: bool = False) -> list[Path]
     return written
 
 
-__all__ = ["FORMATS", "Champion", "ExportError", "columns", "default_output", "export",
-           "forward_module_source", "load_champion", "render", "to_dot", "to_npz", "to_out"]
+def history_columns() -> list[str]:
+    """The CSV's columns: ``t`` and every scalar field of a generation event (``events.Generation``), in
+    the order of the schema; the champion and the population-sized fields are not history."""
+    import dataclasses
+
+    from .events import Generation
+
+    skip = {"type", "champion", "_raw", "_checked"}
+    return [f.name for f in dataclasses.fields(Generation) if f.name not in skip and f.name != "t"] + ["t"]
+
+
+def history_csv(run: Path) -> bytes:
+    """The run's per-generation history as CSV: one row per effective generation (the resume rule of
+    ``docs/events.md`` applied: re-run generations appear once), in order. NaN and absent values are
+    empty cells; infinities are ``inf``/``-inf``. ExportError when ``run`` holds no events file."""
+    import csv
+    import math
+
+    from . import events, rundir
+
+    path = Path(run) / rundir.EVENTS
+    if not Path(run).is_dir():
+        raise ExportError(f"{run}: --to csv needs a run directory (the history of its generations)")
+    if not path.is_file():
+        raise ExportError(f"{path}: no such file (is {run} a run directory?)")
+    cols = history_columns()
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for ev in events.effective_generations(events.read(path)):
+        row = []
+        for c in cols:
+            x = getattr(ev, c)
+            if x is None or (isinstance(x, float) and math.isnan(x)):
+                row.append("")
+            elif isinstance(x, float):
+                row.append(repr(x) if math.isfinite(x) else ("inf" if x > 0 else "-inf"))
+            else:
+                row.append(str(x))
+        w.writerow(row)
+    return buf.getvalue().encode()
+
+
+def export_history(run: Path, fmt: str, out: Path, force: bool = False) -> bool:
+    """Write the history of ``run`` as ``fmt`` to ``out`` atomically; False when ``out`` already held
+    exactly that. Refuses an existing different file unless ``force``, and a missing folder."""
+    if fmt not in HISTORY_FORMATS:
+        raise ExportError(f"unknown history format {fmt!r} (one of: {', '.join(HISTORY_FORMATS)})")
+    data = history_csv(run)
+    out = Path(out)
+    if out.is_dir():
+        raise ExportError(f"{out}: is a folder")
+    if not out.parent.is_dir():
+        raise ExportError(f"{out.parent}: no such folder")
+    if out.exists():
+        try:
+            if out.read_bytes() == data:
+                return False
+        except OSError:
+            pass
+        if not force:
+            raise ExportError(f"{out}: exists (use --force to replace it)")
+    try:
+        write_bytes(out, data)
+    except OSError as e:
+        raise ExportError(f"{out}: cannot write ({e.strerror})") from None
+    return True
+
+
+__all__ = ["FORMATS", "HISTORY_FORMATS", "Champion", "ExportError", "columns", "default_output", "export",
+           "export_history", "forward_module_source", "history_csv", "load_champion", "render", "to_dot", "to_npz",
+           "to_out"]

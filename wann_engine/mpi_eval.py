@@ -17,6 +17,12 @@ errors; nothing is pickled):
 * ``RESULT`` (worker -> 0, one float64 buffer): chunk id, env steps and scoring time
   (as int64 bits), then the (networks, weights, reps) returns.
 * ``ERROR`` (worker -> 0, a UTF-8 message): scoring raised; rank 0 ends the run with it.
+* ``CANCEL`` (0 -> worker, the call number as JSON): a stop was asked for during a generation. Every
+  chunk of that call (or an earlier one) the worker still holds is answered at once with an empty
+  ``RESULT``; the one being scored is given up between batched steps (the gym tasks) or between
+  batches of about 0.25 s of work (:class:`evaluators.LocalEvaluator`, which never changes a
+  score). Rank 0 waits for every chunk's answer, so no message is left in flight and every worker
+  is idle, then raises :class:`tasks.Interrupted` as a local evaluation does.
 * ``STOP`` (0 -> worker): leave the loop.
 
 A network's scores depend only on (network, weights, key, reps, max_steps), so the
@@ -38,6 +44,7 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +53,11 @@ from mpi4py import MPI
 
 from . import mpi_launch, tasks
 from .config import Config
+from .evaluators import LocalEvaluator
 from .genome import Network
-from .tasks import Scores, Task
+from .tasks import Interrupted, Scores, Task
 
-TAG_SETUP, TAG_HELLO, TAG_CHUNK, TAG_RESULT, TAG_ERROR, TAG_STOP = 11, 12, 13, 14, 15, 16
+TAG_SETUP, TAG_HELLO, TAG_CHUNK, TAG_RESULT, TAG_ERROR, TAG_STOP, TAG_CANCEL = 11, 12, 13, 14, 15, 16, 17
 PREFETCH = 2  # chunks a worker may hold: one being scored, one waiting
 WORKERS_DIR = "workers"  # in the run directory: rank-<n>.pid for every rank ("<pid> <host>")
 _HEAD = 6  # chunk header: id, networks, reps, max_steps, key length, weight count
@@ -57,6 +65,12 @@ _NET_HEAD = 5  # per network: n_in, n_out, keep_disabled_hidden, nodes, connecti
 _RES_HEAD = 3  # result header (int64 bits): chunk id, env steps, scoring nanoseconds
 CHUNK_SECONDS = 0.01  # smallest chunk worth sending, once the time per network is known
 LAUNCHER_WAIT = 2.0  # seconds rank 0 leaves a dead worker to the launcher before ending the run itself
+STOP_CHECK = 0.05  # seconds between rank 0's looks at should_stop (and at its workers) while it waits
+CANCEL_CHECK = 0.02  # seconds between a worker's looks for a CANCEL while it scores a chunk
+
+
+class _StopAsked(Exception):
+    """Rank 0's evaluation saw ``should_stop``: the generation is being abandoned."""
 
 
 class WorkerError(RuntimeError):
@@ -114,17 +128,17 @@ def encode_result(cid: int, scores: Scores, seconds: float) -> np.ndarray:
 
 # --- waiting without spinning ---------------------------------------------------------------
 def _probe(comm: MPI.Comm, source: int, status: MPI.Status, max_sleep: float, idle_sleep: float = 0.05,
-           check: object = None) -> None:
-    """Wait for a message with Iprobe and a backed-off sleep; ``check()`` runs about twice a second."""
+           check: Callable[[], None] | None = None, every: float = 0.5) -> None:
+    """Wait for a message with Iprobe and a backed-off sleep; ``check()`` runs about every ``every`` s."""
     delay, t0, last = 20e-6, time.monotonic(), time.monotonic()
     while not comm.Iprobe(source=source, tag=MPI.ANY_TAG, status=status):
         now = time.monotonic()
         cap = max_sleep if now - t0 < 2.0 else idle_sleep
         time.sleep(delay)
         delay = min(delay * 2, cap)
-        if check is not None and now - last > 0.5:
+        if check is not None and now - last > every:
             last = now
-            check()  # type: ignore[operator]
+            check()
 
 
 def _discard(comm: MPI.Comm, source: int, tag: int, status: MPI.Status) -> None:
@@ -151,9 +165,15 @@ def _alive(pid: int) -> bool:
 
 # --- rank 0 ---------------------------------------------------------------------------------
 class MpiEvaluator:
-    """Scores on ranks 1..N of ``COMM_WORLD``; this process is rank 0 and does not score."""
+    """Scores on ranks 1..N of ``COMM_WORLD``; this process is rank 0 and does not score.
 
-    def __init__(self, cfg: Config, task: Task, run_dir: Path | None = None) -> None:
+    With ``should_stop`` (looked at every :data:`STOP_CHECK` s while waiting, and after each chunk), a
+    generation is abandoned part-way: the workers are told to ``CANCEL``, their answers drained, and
+    :class:`tasks.Interrupted` raised, as :class:`evaluators.LocalEvaluator` does.
+    """
+
+    def __init__(self, cfg: Config, task: Task, run_dir: Path | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> None:
         self.comm = MPI.COMM_WORLD
         if self.comm.Get_rank() != 0 or self.comm.Get_size() < 2:
             raise RuntimeError("MpiEvaluator needs to be rank 0 of at least two ranks")
@@ -167,6 +187,7 @@ class MpiEvaluator:
         self.status = MPI.Status()
         self.watched: dict[int, int] = {}
         self.net_seconds = 0.0  # scoring time per network in the last generation
+        self.should_stop = should_stop
         self._ready = False
 
     def _setup(self) -> None:
@@ -175,7 +196,10 @@ class MpiEvaluator:
         for r in self.workers:
             send_json(self.comm, self.cfg.to_dict(), r, TAG_SETUP)
         while len(self.info) < len(self.workers):
-            src, tag = self._wait()
+            try:  # (the workers are still making their tasks: a stop leaves them to the STOP that follows)
+                src, tag = self._wait(self.should_stop is not None)
+            except _StopAsked:
+                raise Interrupted("setting up the MPI workers abandoned, a stop was asked for") from None
             if tag == TAG_HELLO:
                 pid, host = recv_json(self.comm, src, TAG_HELLO)
                 self.info[src] = (int(pid), str(host))
@@ -202,9 +226,34 @@ class MpiEvaluator:
                     time.sleep(0.05)
                 raise WorkerError(f"worker rank {r} (pid {pid}) died")
 
-    def _wait(self) -> tuple[int, int]:
-        _probe(self.comm, MPI.ANY_SOURCE, self.status, 0.0005, 0.005, self._check_workers)
+    def _wait(self, stoppable: bool = False) -> tuple[int, int]:
+        _probe(self.comm, MPI.ANY_SOURCE, self.status, 0.0005, 0.005,
+               self._check_all if stoppable else self._check_workers, STOP_CHECK)
         return self.status.Get_source(), self.status.Get_tag()
+
+    def _check_stop(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise _StopAsked
+
+    def _check_all(self) -> None:
+        self._check_workers()
+        self._check_stop()
+
+    def _abandon(self, outstanding: int) -> None:
+        """Cancel this call's chunks on every worker and take the ``outstanding`` answers still due, so
+        that nothing is left in flight (a worker blocked sending a result, a stale result read later)."""
+        msg = np.frombuffer(orjson.dumps(self.calls), dtype=np.uint8)
+        reqs = [self.comm.Isend([msg, MPI.BYTE], dest=r, tag=TAG_CANCEL) for r in self.workers]
+        while outstanding > 0:
+            src, tag = self._wait()
+            if tag != TAG_RESULT:
+                self._unexpected(src, tag)
+                continue
+            buf = np.empty(self.status.Get_count(MPI.DOUBLE), dtype=np.float64)
+            self.comm.Recv([buf, MPI.DOUBLE], source=src, tag=TAG_RESULT)
+            if int(buf[:1].view(np.int64)[0]) >> 32 == self.calls:
+                outstanding -= 1
+        MPI.Request.Waitall(reqs)
 
     def _unexpected(self, src: int, tag: int) -> None:
         if tag == TAG_ERROR:
@@ -243,23 +292,31 @@ class MpiEvaluator:
                 if next_lo < len(nets):
                     dispatch(r)
         done = 0
-        while done < len(spans):
-            src, tag = self._wait()
-            if tag != TAG_RESULT:
-                self._unexpected(src, tag)
-                continue
-            buf = np.empty(self.status.Get_count(MPI.DOUBLE), dtype=np.float64)
-            self.comm.Recv([buf, MPI.DOUBLE], source=src, tag=TAG_RESULT)
-            cid, n_steps, ns = (int(x) for x in buf[:_RES_HEAD].view(np.int64))
-            if cid >> 32 != self.calls:
-                continue
-            lo, hi = spans[cid - base]
-            returns[lo:hi] = buf[_RES_HEAD:].reshape(hi - lo, len(weights), reps)
-            steps += n_steps
-            busy += ns * 1e-9
-            done += 1
-            if next_lo < len(nets):
-                dispatch(src)
+        stoppable = self.should_stop is not None
+        try:
+            while done < len(spans):
+                src, tag = self._wait(stoppable)
+                if tag != TAG_RESULT:
+                    self._unexpected(src, tag)
+                    continue
+                buf = np.empty(self.status.Get_count(MPI.DOUBLE), dtype=np.float64)
+                self.comm.Recv([buf, MPI.DOUBLE], source=src, tag=TAG_RESULT)
+                cid, n_steps, ns = (int(x) for x in buf[:_RES_HEAD].view(np.int64))
+                if cid >> 32 != self.calls:
+                    continue
+                lo, hi = spans[cid - base]
+                returns[lo:hi] = buf[_RES_HEAD:].reshape(hi - lo, len(weights), reps)
+                steps += n_steps
+                busy += ns * 1e-9
+                done += 1
+                if next_lo < len(nets):
+                    if stoppable:
+                        self._check_stop()
+                    dispatch(src)
+        except _StopAsked:
+            self._abandon(len(spans) - done)
+            MPI.Request.Waitall([req for req, _ in sends])
+            raise Interrupted("scoring on the MPI workers abandoned, a stop was asked for") from None
         MPI.Request.Waitall([req for req, _ in sends])
         if len(nets):
             self.net_seconds = busy / len(nets)
@@ -321,28 +378,41 @@ def worker_loop(comm: MPI.Comm | None = None) -> int:
         signal.signal(sig, signal.SIG_IGN)  # mpiexec forwards them to all ranks; rank 0 decides
     fault = _fault()
     task: Task | None = None
+    scorer: LocalEvaluator | None = None
     status = MPI.Status()
     n_done = 0
     broken = False
+    cancel = _Cancels(comm)
     while True:
         _probe(comm, 0, status, 0.002)
         tag = status.Get_tag()
         if tag == TAG_STOP:
             recv_json(comm, 0, TAG_STOP)
             return 0
+        if tag == TAG_CANCEL:
+            cancel.poll()
+            continue
         if tag == TAG_CHUNK:
             buf = np.empty(status.Get_count(MPI.INT64_T), dtype=np.int64)
             comm.Recv([buf, MPI.INT64_T], source=0, tag=TAG_CHUNK)
             if broken:
                 continue  # rank 0 is ending the run with the error already sent
             try:
-                if task is None:
+                if scorer is None:
                     raise RuntimeError("chunk before setup")
                 cid, nets, weights, key, reps, max_steps = decode_chunk(buf)
+                cancel.call = cid >> 32
+                if cancel.poll() >= cancel.call:
+                    comm.Send([encode_result(cid, Scores(np.zeros(0), 0), 0.0), MPI.DOUBLE], dest=0, tag=TAG_RESULT)
+                    continue
                 if fault == (rank, n_done):
                     raise RuntimeError("injected fault (WANN_ENGINE_FAULT)")
                 t0 = time.perf_counter()
-                scores = task.score(nets, weights, key, reps, max_steps, 1)
+                try:
+                    scores = scorer.score(nets, weights, key, reps, max_steps)
+                except Interrupted:  # a CANCEL came for this chunk's call
+                    comm.Send([encode_result(cid, Scores(np.zeros(0), 0), 0.0), MPI.DOUBLE], dest=0, tag=TAG_RESULT)
+                    continue
                 out = encode_result(cid, scores, time.perf_counter() - t0)
             except Exception as e:
                 _report(comm, rank, e)
@@ -358,9 +428,34 @@ def worker_loop(comm: MPI.Comm | None = None) -> int:
             except Exception as e:
                 _report(comm, rank, e)
                 continue
+            scorer = LocalEvaluator(task, 1, cancel.asked)  # a CANCEL is looked for between batches or steps
             send_json(comm, [os.getpid(), socket.gethostname()], 0, TAG_HELLO)
         else:
             _discard(comm, 0, tag, status)
+
+
+class _Cancels:
+    """A worker's record of CANCEL messages: ``poll()`` takes any waiting (a probe for that tag alone sees
+    one sent after chunks still queued) and returns the highest call cancelled; ``asked()`` is the task's
+    ``should_stop`` while it scores a chunk of call ``call`` (a probe at most every :data:`CANCEL_CHECK` s)."""
+
+    def __init__(self, comm: MPI.Comm) -> None:
+        self.comm, self.status = comm, MPI.Status()
+        self.upto = 0  # calls count from 1
+        self.call = 0
+        self._last = 0.0
+
+    def poll(self) -> int:
+        while self.comm.Iprobe(source=0, tag=TAG_CANCEL, status=self.status):
+            self.upto = max(self.upto, int(recv_json(self.comm, 0, TAG_CANCEL)))  # type: ignore[arg-type]
+        return self.upto
+
+    def asked(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < CANCEL_CHECK:
+            return False
+        self._last = now
+        return self.poll() >= self.call
 
 
 def _report(comm: MPI.Comm, rank: int, e: Exception) -> None:

@@ -78,6 +78,16 @@ PM_GRACE = 3.0  # seconds the forker may take to pass on its dead ranks' output 
 #: On one machine the ranks talk over shared memory; any TCP fallback listens on loopback only
 #: (UCX is MPICH's default network module, libfabric's tcp/sockets providers the other one).
 LOOPBACK_ENV = {"UCX_NET_DEVICES": "lo", "FI_TCP_IFACE": "lo", "FI_SOCKETS_IFACE": "lo"}
+#: the launcher's word at the first stop signal, at once (rank 0's own word, from ``runner.Signals``, says the
+#: same but reaches the terminal through the process manager, which cuts it short)
+STOPPING = ("wann-engine: stopping… ({}): the current generation is dropped, the last complete one is checkpointed; "
+            "continue with `wann-engine resume`")
+
+
+def _say(line: str) -> None:
+    """One line on stderr from a signal handler: never raises (the terminal may be gone)."""
+    with contextlib.suppress(OSError):
+        os.write(2, (line + "\n").encode())
 
 
 def in_mpi() -> bool:
@@ -573,11 +583,12 @@ _PM_NOTICE = re.compile(r"^(|=+|=   .*|YOUR APPLICATION TERMINATED WITH THE EXIT
 
 
 class _Tee(threading.Thread):
-    """Copies a pipe to one of our streams, keeping the last lines."""
+    """Copies a pipe to one of our streams, keeping the last lines; lines for which ``drop(text)`` says
+    True are kept in the tail but not copied."""
 
-    def __init__(self, pipe: IO[bytes], out: IO[bytes]) -> None:
+    def __init__(self, pipe: IO[bytes], out: IO[bytes], drop: Callable[[str], bool] | None = None) -> None:
         super().__init__(name="mpi-tee", daemon=True)
-        self.pipe, self.out = pipe, out
+        self.pipe, self.out, self.drop = pipe, out, drop
         self.tail: collections.deque[str] = collections.deque(maxlen=60)
         self.start()
 
@@ -587,6 +598,8 @@ class _Tee(threading.Thread):
             self.tail.append(text)
             if _PM_NOTICE.match(text):
                 continue  # mpiexec's notice of a failed job: the cause is reported in one line instead
+            if self.drop is not None and self.drop(text):
+                continue
             try:
                 self.out.write(line)
                 self.out.flush()
@@ -663,7 +676,8 @@ class Job:
             if self.local:
                 watcher.on_death = self._end_on_death
             watcher.start(proc.pid)
-            tees = [_Tee(proc.stdout, sys.stdout.buffer), _Tee(proc.stderr, sys.stderr.buffer)]  # type: ignore[arg-type]
+            tees = [_Tee(proc.stdout, sys.stdout.buffer),  # type: ignore[arg-type]
+                    _Tee(proc.stderr, sys.stderr.buffer, self._said_already)]  # type: ignore[arg-type]
             old = {s: signal.signal(s, self._forward) for s in
                    (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)}
         finally:
@@ -731,6 +745,11 @@ class Job:
             if self.stops >= 3:
                 self._kill()
                 return
+            if self.stops == 1:
+                _say(STOPPING.format(signal.Signals(sig).name))
+            if self.stops == 2:
+                _say("wann-engine: already stopping (within a batch of episodes); one more stop signal kills the "
+                     "job, which then resumes from its last checkpoint")
             sig = signal.SIGTERM
         target: int | None = self.proc.pid
         if self.local and sig in (signal.SIGUSR1, signal.SIGUSR2):
@@ -740,6 +759,11 @@ class Job:
                 os.kill(target, sig)
         except ProcessLookupError:
             pass
+
+    def _said_already(self, text: str) -> bool:
+        """Rank 0's own word of the stop, said by us already (MPICH's forker, once signalled, passes on only
+        the start of that line)."""
+        return self.stops > 0 and text.startswith("wann-engine: stopping")
 
     def _job_over(self) -> bool:
         """One machine: note every rank that has exited (a zombie of the forker); a rank that exited

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+from numba.core import types
+from numba.extending import intrinsic
 
 from .genome import Network
 from .kmath import cospi, exp, sinpi, tanh
@@ -44,6 +46,28 @@ def pack(nets: list[Network]) -> PackedNets:
     n_in = nets[0].n_in if nets else 0
     n_out = nets[0].n_out if nets else 0
     return PackedNets(node_off, ptr, idx.astype(np.int64), act, n_in, n_out)
+
+
+@intrinsic
+def _row_start(typingctx, arr, r):
+    """Pointer to the first element of row ``r`` of a C-contiguous 2-D array."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 2 and arr.layout == "C" and isinstance(r, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        stride = builder.extract_value(ary.shape, 1)
+        off = builder.mul(context.cast(builder, args[1], signature.args[1], types.intp), stride)
+        return builder.gep(ary.data, [off])
+
+    return types.CPointer(arr.dtype)(arr, r), codegen
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
+def _row(vals, r):
+    """Row ``r`` of the C-contiguous ``vals`` as a view without a reference count: a sliced view costs an
+    increment and a decrement of the array's count per node, about as much as a short node's own work."""
+    return numba.carray(_row_start(vals, r), vals.shape[1])
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
@@ -91,28 +115,29 @@ def activate_lanes(a, acc, w, out, m):
 def forward_lanes(vals, acc, base, n, n_in, ptr, idx, act, w, m):
     """One pass of nodes ``n_in+1 .. n-1`` for ``m`` lanes; ``vals`` is (nodes, lanes).
 
-    Sources are summed in gene order; the result does not depend on the lane count.
+    Sources are summed in gene order; the result does not depend on the lane count. ``vals`` must be
+    C-contiguous (rows are taken as unreferenced views, ``_row``).
     """
     for j in range(n_in + 1, n):
         g = base + j
         k0 = ptr[g]
         k1 = ptr[g + 1]
         if k1 - k0 == 1:  # most evolved nodes have one source: activate it in place of a copy
-            activate_lanes(act[g], vals[idx[k0]], w, vals[j], m)
+            activate_lanes(act[g], _row(vals, idx[k0]), w, _row(vals, j), m)
             continue
         if k0 == k1:
             for i in range(m):
                 acc[i] = 0.0
         else:  # ((s0 + s1) + s2) + ...: the same sums as one source at a time
-            src = vals[idx[k0]]
-            src1 = vals[idx[k0 + 1]]
+            src = _row(vals, idx[k0])
+            src1 = _row(vals, idx[k0 + 1])
             for i in range(m):
                 acc[i] = src[i] + src1[i]
             for k in range(k0 + 2, k1):
-                src = vals[idx[k]]
+                src = _row(vals, idx[k])
                 for i in range(m):
                     acc[i] += src[i]
-        activate_lanes(act[g], acc, w, vals[j], m)
+        activate_lanes(act[g], acc, w, _row(vals, j), m)
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")

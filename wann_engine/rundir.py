@@ -22,6 +22,7 @@ import re
 import shutil
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -156,25 +157,26 @@ def read_config(path: Path) -> Config:
         raise RunDirError(f"{f}: cannot read it ({e.strerror})") from None
 
 
-class Lock:
-    """An exclusive flock on ``engine.lock``: two engines never write one run. Released on exit,
-    also when the process is killed (the kernel drops the lock)."""
+class HeldLock:
+    """An exclusive, non-blocking flock on one file for a process's lifetime, with a small JSON
+    note of who holds it (the kernel drops the lock when the process dies, also by SIGKILL).
+    ``busy(folder)`` builds the exception raised when another process holds it."""
 
-    def __init__(self, path: Path) -> None:
-        self.file = Path(path) / LOCK
+    def __init__(self, file: Path, busy: Callable[[Path], Exception], note: Callable[[], dict[str, Any]]) -> None:
+        self.file = Path(file)
         self.fd: int | None = None
+        self._busy = busy
+        self._note = note
 
-    def acquire(self) -> Lock:
+    def acquire(self) -> HeldLock:
         fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            info = lock_info(self.file.parent)
-            pid = info.get("pid", "?") if info else "?"
-            raise RunDirError(f"{self.file.parent} is in use by another engine (pid {pid})") from None
+            raise self._busy(self.file.parent) from None
         os.ftruncate(fd, 0)
-        os.write(fd, encode({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}))
+        os.write(fd, encode(self._note()))
         os.fsync(fd)
         self.fd = fd
         return self
@@ -184,6 +186,20 @@ class Lock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+
+
+class Lock(HeldLock):
+    """An exclusive flock on ``engine.lock``: two engines never write one run."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(Path(path) / LOCK, _engine_busy,
+                         lambda: {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()})
+
+
+def _engine_busy(run: Path) -> RunDirError:
+    info = lock_info(run)
+    pid = info.get("pid", "?") if isinstance(info, dict) else "?"
+    return RunDirError(f"{run} is in use by another engine (pid {pid})")
 
 
 def lock_info(path: Path) -> dict[str, Any] | None:

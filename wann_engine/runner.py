@@ -30,7 +30,7 @@ import numpy as np
 from . import __version__, control, limits, netfile, ranking, rundir, tasks
 from .config import Config, ConfigError
 from .evaluators import Evaluator, LocalEvaluator, make_evaluator
-from .events import EventWriter, repair_tail
+from .events import POPULATION, POPULATION_SECONDS, PROGRESS_SECONDS, EventWriter, repair_tail
 from .exits import Exit
 from .search import Search, Stats
 from .tasks import Interrupted, Task
@@ -162,6 +162,11 @@ class Runner:
         self.stopped_by_signal = False
         self._file_checked = 0.0
         self._file_stop = False
+        self._population_t: float | None = None  # when a generation event last carried the population
+        self._due = False  # a checkpoint follows the generation just written
+        self._gen_t0 = time.monotonic()  # when the current generation began
+        self._phase = "scoring"
+        self._progress_t = 0.0  # when the last progress event was written
 
     @property
     def elapsed(self) -> float:
@@ -171,6 +176,7 @@ class Runner:
     # --- one generation ---------------------------------------------------------------------
     def step(self) -> dict[str, Any]:
         t0 = time.perf_counter()
+        self._gen_t0, self._phase = time.monotonic(), "scoring"
         nets = self.search.ask(self.should_stop)
         moo = self.search.last_moo if self.search.gen > 0 else "initial"
         key = self.search.eval_key()
@@ -183,6 +189,7 @@ class Runner:
         steps = scores.steps
         episodes = scores.returns.size
         if len(pick):
+            self._phase = "retest"
             rt = self.evaluator.score([nets[i] for i in pick.tolist()], self.weights, (rseed,), self.cfg.retest_reps,
                                       self.cfg.max_steps)
             retest = (pick, rt.returns, rseed)
@@ -194,16 +201,37 @@ class Runner:
         gen_time = time.perf_counter() - t0
         self.episodes += episodes
         self.env_steps += steps
+        self._due = self.checkpoint_due()
+        now = time.monotonic()
+        population = (self._population_t is None or now - self._population_t >= POPULATION_SECONDS
+                      or self._due or self._halt_wanted())
+        if population:
+            self._population_t = now
         ev = self.events.emit("generation", **self._generation_fields(stats, moo, gen_time, eval_time, steps,
-                                                                      episodes))
+                                                                      episodes, population))
         return ev
 
+    def _halt_wanted(self) -> bool:
+        """A pause or stop is asked for: the generation just finished is the last before a boundary."""
+        return bool(self.flags.stop) or self.flags.want == "pause" or control.wanted(self.path) in ("stop", "pause")
+
+    def within(self, done: int, total: int) -> None:
+        """The evaluator's report of ``done`` of ``total`` episodes of the current phase: a ``progress``
+        event (and a progress report) once the generation has run :data:`PROGRESS_SECONDS`, then at most
+        that often. Called often (gym tasks: every batched step), so it returns at once otherwise."""
+        now = time.monotonic()
+        if now - self._gen_t0 < PROGRESS_SECONDS or now - self._progress_t < PROGRESS_SECONDS:
+            return
+        self._progress_t = now
+        ev = self.events.emit("progress", gen=self.search.gen, phase=self._phase, done=int(done), total=int(total),
+                              gen_elapsed=now - self._gen_t0)
+        self._report(ev)
+
     def _generation_fields(self, st: Stats, moo: str, gen_time: float, eval_time: float, steps: int,
-                           episodes: int) -> dict[str, Any]:
+                           episodes: int, population: bool = True) -> dict[str, Any]:
+        """The generation event's fields; the population-sized ones (:data:`events.POPULATION`) only with
+        ``population``."""
         s = self.search
-        obj = np.stack([st.mean, st.peak, st.conns.astype(float)], 1)
-        front = np.flatnonzero(ranking.fronts(ranking.objectives(st.mean, st.peak, st.conns, False)) == 0)
-        front_peak = np.flatnonzero(ranking.fronts(ranking.objectives(st.mean, st.peak, st.conns, True)) == 0)
         best_peak = float(np.max(s.best_per_weight)) if s.best_per_weight is not None else None
         fields: dict[str, Any] = {
             "gen": st.gen,
@@ -222,9 +250,6 @@ class Runner:
             "nodes_median": float(np.median(st.nodes)),
             "conns_median": float(np.median(st.conns)),
             "ranking": moo,
-            "objectives": obj,
-            "front": front,
-            "front_peak": front_peak,
             "elapsed": self.elapsed,
             "gen_time": gen_time,
             "eval_time": eval_time,
@@ -233,6 +258,11 @@ class Runner:
             "env_steps": steps,
             "env_steps_per_s": steps / gen_time if gen_time > 0 else 0.0,
         }
+        if population:
+            obj = np.stack([st.mean, st.peak, st.conns.astype(float)], 1)
+            front = np.flatnonzero(ranking.fronts(ranking.objectives(st.mean, st.peak, st.conns, False)) == 0)
+            front_peak = np.flatnonzero(ranking.fronts(ranking.objectives(st.mean, st.peak, st.conns, True)) == 0)
+            fields.update(zip(POPULATION, (obj, front, front_peak), strict=True))
         if self.cfg.retest_top > 0:
             fields.update(self._retest_fields(st))
         if st.champion_changed:
@@ -328,7 +358,7 @@ class Runner:
                 self.search.undo_ask()  # (a no-op when ask itself was interrupted)
                 return self._stop()
             self._report(ev)
-            if self.checkpoint_due():
+            if self._due:
                 self.checkpoint()
         extra = {"retest_mean": self.search.champ_mean if self.search.champ is not None else None,
                  "retest_episodes": self.cfg.retest_reps * len(self.cfg.weights)} if self.cfg.retest_top > 0 else {}
@@ -484,7 +514,8 @@ class Session:
         self.evaluator: Evaluator | None = None
         try:
             self.runner = Runner(path, cfg, task, search, progress=progress, flags=signals, counters=counters)
-            self.evaluator = make_evaluator(cfg, task, path, should_stop=self.runner.should_stop)
+            self.evaluator = make_evaluator(cfg, task, path, should_stop=self.runner.should_stop,
+                                            progress=self.runner.within)
             self.runner.evaluator = self.evaluator
         except BaseException:
             self.close()

@@ -353,31 +353,16 @@ def scheduler_pid(path: Path) -> int | None:
     return None
 
 
-class SchedulerLock:
-    """An exclusive flock on ``sweep.lock`` for the scheduler's lifetime (the kernel drops it when
-    the process dies, also by SIGKILL)."""
+class SchedulerLock(rundir.HeldLock):
+    """An exclusive flock on ``sweep.lock`` for the scheduler's lifetime."""
 
     def __init__(self, path: Path) -> None:
-        self.file = Path(path) / SCHEDULER_LOCK
-        self.fd: int | None = None
+        super().__init__(Path(path) / SCHEDULER_LOCK, _scheduler_busy,
+                         lambda: {"pid": os.getpid(), "started": time.time()})
 
-    def acquire(self) -> SchedulerLock:
-        fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            pid = scheduler_pid(self.file.parent)
-            raise SweepError(f"{self.file.parent}: a scheduler is already running it (pid {pid})") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, encode({"pid": os.getpid(), "started": time.time()}))
-        self.fd = fd
-        return self
 
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+def _scheduler_busy(sweep_dir: Path) -> SweepError:
+    return SweepError(f"{sweep_dir}: a scheduler is already running it (pid {scheduler_pid(sweep_dir)})")
 
 
 # --- a member's state, from its run directory ---------------------------------------------------

@@ -1,5 +1,5 @@
 """``python -m wanntui``: the same as ``wann-tui``."""
 
-from .cli import main
+from .entry import main
 
 main()

@@ -19,7 +19,9 @@ from .runs import RunRow, RunStates
 from .screens.browser import BrowserScreen
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
+from .screens.log import LogScreen
 from .screens.new_run import NewRunScreen
+from .screens.notes import NotesScreen, RenameScreen, ViewsScreen
 from .screens.run_view import RunScreen
 from .tail import Watcher
 
@@ -79,6 +81,7 @@ class WannTui(App[int]):
         self._warned: dict[Path, int] = {}
         self._bars: tuple[list[str], list[str]] | None = None
         self._failed: set[Path] = set()
+        self._last_states: dict[Path, str] | None = None  # for "a run finished / crashed" notices
 
     # --- lifecycle -----------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -151,6 +154,7 @@ class WannTui(App[int]):
 
     def _states_ready(self, rows: dict[Path, RunRow]) -> None:
         self.run_rows = rows
+        self._announce_endings(rows)
         for run, row in rows.items():
             if row.state == "failed" and row.note and run not in self._failed:
                 self._failed.add(run)
@@ -162,6 +166,26 @@ class WannTui(App[int]):
                 screen.show_rows(rows)
         if isinstance(self.screen, RunScreen):
             self.screen.refresh_view()
+
+    #: states a run leaves when its engine ends, and the notice for each state it ends in
+    LIVE = ("running", "paused", "starting")
+    ENDINGS = {"finished": "information", "stopped": "information", "crashed": "error"}
+
+    def _announce_endings(self, rows: dict[Path, RunRow]) -> None:
+        """A bell and a toast when a run that was going ends: finished, stopped or crashed (any run in
+        the folder, whoever started it). Runs already ended when the console opened say nothing."""
+        now = {p: r.state for p, r in rows.items()}
+        before, self._last_states = self._last_states, now
+        if before is None:
+            return
+        for run, state in now.items():
+            if before.get(run) in self.LIVE and state in self.ENDINGS:
+                row = rows[run]
+                why = f": {row.note}" if state == "crashed" and row.note else ""
+                self.bell()
+                self.notify(f"{run.name} {state} at generation {row.gen}/{row.total or '?'}{why}",
+                            title=f"run {state}", severity=self.ENDINGS[state],  # type: ignore[arg-type]
+                            timeout=10 if state == "crashed" else 6)
 
     def state_of(self, run: Path | None) -> str | None:
         if run is None:
@@ -285,8 +309,84 @@ class WannTui(App[int]):
         self.push_screen(ConfirmScreen("Delete run", f"Delete {run} and all its files? This cannot be undone.",
                                        yes="Delete"), done)
 
-    def new_run(self) -> None:
-        self.push_screen(NewRunScreen(self.runs_dir), self._launch)
+    def new_run(self, source: Path | None = None) -> None:
+        """The new-run form; ``source``: a run whose configuration fills it."""
+        self.push_screen(NewRunScreen(self.runs_dir, source), self._launch)
+
+    def show_log(self, run: Path | None) -> None:
+        if run is not None:
+            self.push_screen(LogScreen(run))
+
+    def edit_notes(self, run: Path | None) -> None:
+        if run is None:
+            return
+
+        def done(notes: control.RunNotes | None) -> None:
+            if notes is None:
+                return
+            try:
+                control.write_notes(run, notes)
+            except (rundir.RunDirError, OSError, ValueError) as e:
+                self.notify(str(e), title=f"cannot save the notes of {run.name}", severity="error")
+                return
+            self.notify(f"{run.name}: notes saved", timeout=3)
+            self.refresh_states_now()
+
+        self.push_screen(NotesScreen(run, control.read_notes(run)), done)
+
+    def rename_run(self, run: Path | None) -> None:
+        if run is None:
+            return
+
+        def done(name: str | None) -> None:
+            if not name:
+                return
+            try:
+                new = control.rename(run, name)
+            except (rundir.RunDirError, OSError) as e:
+                self.notify(str(e), title=f"cannot rename {run.name}", severity="error")
+                return
+            self.close_run(run)
+            self.states.forget(run)
+            self.notify(f"renamed {run.name} to {new.name}", timeout=4)
+            self.refresh_states_now()
+
+        self.push_screen(RenameScreen(run), done)
+
+    def confirm_archive(self, run: Path | None) -> None:
+        if run is None:
+            return
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                dst = control.archive(run)
+            except (rundir.RunDirError, OSError) as e:
+                self.notify(str(e), title=f"cannot archive {run.name}", severity="error")
+                return
+            self.close_run(run)
+            self.states.forget(run)
+            self.notify(f"archived {run.name} to {dst.parent}", timeout=4)
+            self.refresh_states_now()
+
+        self.push_screen(ConfirmScreen("Archive run", f"Move {run.name} to {run.parent / control.ARCHIVE}/? "
+                                       "It leaves the list; its files stay whole.", yes="Archive"), done)
+
+    def pick_view(self) -> None:
+        """The open run views, to switch to one."""
+        runs = self.open_runs()
+        if not runs:
+            self.notify("no run view is open (enter opens the selected run)", timeout=3)
+            return
+        current = self.screen.run if isinstance(self.screen, RunScreen) else None
+        states = {r: self.state_of(r) or "?" for r in runs}
+
+        def done(run: Path | None) -> None:
+            if run is not None:
+                self.open_run(run)
+
+        self.push_screen(ViewsScreen(runs, states, current), done)
 
     def _launch(self, spec: control.LaunchSpec | None) -> None:
         if spec is None:
@@ -297,8 +397,7 @@ class WannTui(App[int]):
             self.notify(str(e), title="cannot launch", severity="error")
             return
         self.states.launching[run] = time.time()
-        log = control.launch_log(spec.runs_dir, run.name).name
-        self.notify(f"launched {run.name} (engine output: {log})", timeout=4)
+        self.notify(f"launched {run.name} (l shows the engine's output)", timeout=4)
         self.refresh_states_now()
         self.open_run(run)
 
@@ -307,8 +406,38 @@ class WannTui(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def screenshot_folder(self) -> Path:
+        """Where the palette's screenshot goes: the run folder of the run on screen, else the runs folder."""
+        for screen in reversed(self.screen_stack):
+            run = getattr(screen, "run", None)
+            if isinstance(run, Path) and run.is_dir():
+                return run
+        return self.runs_dir
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Save an SVG of the screen into the run folder (or the runs folder) and name the path."""
+        folder = Path(path) if path else self.screenshot_folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(folder), time_format)
+        except OSError as e:
+            self.notify(f"cannot save into {folder}: {e.strerror or e}", title="Screenshot", severity="error")
+            return None
+        self.notify(f"saved {saved}", title="Screenshot", timeout=8)
+        return saved
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for cmd in super().get_system_commands(screen):
+            if cmd.title == "Screenshot":
+                yield SystemCommand("Screenshot", "Save an SVG of the screen into the run folder (or the runs "
+                                    "folder)", lambda: self.set_timer(0.1, self.deliver_screenshot))
+            else:
+                yield cmd
+        for run in self.open_runs():
+            if not (isinstance(screen, RunScreen) and screen.run == run):
+                yield SystemCommand(f"view: {run.name}", "Switch to this open run view",
+                                    lambda run=run: self.open_run(run))
         target = screen
         if not hasattr(target, "commands") and len(self.screen_stack) > 1:
             target = self.screen_stack[-2]

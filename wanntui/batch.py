@@ -107,6 +107,8 @@ class _Progress:
         self._last_decile = -1
         self._started = time.monotonic()
         self._waiting_noted = False
+        self._prog_noted: Any = None
+        self._prog_t = -math.inf
         self.bar: Progress | None = None
         self.task: Any = None
         if self.live:
@@ -128,14 +130,20 @@ class _Progress:
         total = snap.meta.total or None
         best = fmt.best_text(snap.last)
         rate = fmt.rate(fmt.recent_mean(snap, "evals_per_s"))
+        prog = snap.progress  # within a long generation (the engine says so every few seconds)
+        within = f"  gen {prog.gen}: {prog.done}/{prog.total} episodes" if prog is not None else ""
         if self.bar is not None:
             self.bar.update(self.task, total=total, completed=snap.gen_done, best=best, rate=rate,
-                            description=snap.meta.name or "run")
+                            description=(snap.meta.name or "run") + within)
         elif self.plain and total and snap.gen_done:
             decile = int(10 * snap.gen_done / total)
             if decile != self._last_decile:
                 self._last_decile = decile
                 self.note(f"generation {snap.gen_done}/{total}  best {best}  {rate} evals/s")
+        if self.plain and prog is not None and prog is not self._prog_noted and time.monotonic() - self._prog_t >= 30:
+            self._prog_noted, self._prog_t = prog, time.monotonic()  # a long generation: a sign of life
+            self.note(f"generation {prog.gen}: {prog.done}/{prog.total} episodes "
+                      f"({'re-testing' if prog.phase == 'retest' else 'scoring'})")
 
     def note(self, text: str) -> None:
         self.console.print(f"wann-tui: {text}", markup=False, highlight=False, soft_wrap=True)
@@ -159,7 +167,8 @@ def summary_lines(run: Path, snap: Snapshot, outcome: str) -> list[str]:
            f"{last.retest_gen}, {last.retest_conns} connections; raw {fmt.number(last.retest_raw_mean)})"]
           if last and math.isfinite(last.retest_mean) else []),
         f"elapsed: {fmt.duration(last.elapsed if last else None)}",
-        f"evaluations_per_s: {fmt.rate(fmt.recent_mean(snap, 'evals_per_s'))}",
+        f"evals_per_s: {fmt.rate(fmt.recent_mean(snap, 'evals_per_s'))}",
+        f"evaluations_per_s: {fmt.rate(fmt.recent_mean(snap, 'evals_per_s'))}",  # (its older name, kept)
         f"champion: {run / rundir.CHAMPION_JSON if (run / rundir.CHAMPION_JSON).exists() else '-'}",
     ]
     if snap.error:
@@ -180,6 +189,7 @@ def run_batch(opts: BatchOptions, stdout: IO[bytes] | None = None, console: Cons
         history = FileTail(run / rundir.EVENTS)
         follow(history, model)
         tail.line_no = history.line_no
+    seen_before = model.n_events  # (the engine refusing to start writes nothing more)
     prog = _Progress(console, opts.progress)
     log = tempfile.TemporaryFile()
     try:
@@ -217,11 +227,12 @@ def run_batch(opts: BatchOptions, stdout: IO[bytes] | None = None, console: Cons
     rc = proc.returncode
     log.seek(0)
     for line in log.read().decode(errors="replace").splitlines():
-        if line.strip():
+        if line.strip():  # the engine's lines, under this program's name
+            line = "wann-tui: " + line.removeprefix("wann-engine: ") if line.startswith("wann-engine: ") else line
             console.print(line, markup=False, highlight=False, soft_wrap=True)
     snap = model.snapshot()
     outcome = _outcome(snap, rc)
-    if rc == Exit.USAGE and snap.n_events == 0:
+    if rc == Exit.USAGE and snap.n_events == seen_before:
         return Exit.USAGE  # the engine refused the options; it said why on stderr
     if not opts.events:
         try:

@@ -96,6 +96,19 @@ def best_text(last: Generation | None) -> str:
     return f"raw {number(last.best_mean)}" if math.isfinite(last.best_mean) else "-"
 
 
+def best_weight(last: Generation | None, weights: tuple[float, ...]) -> tuple[int, float, float] | None:
+    """The champion's best shared weight as the run marks it: (index, weight, score), from the re-tested
+    per-weight scores when the run re-tests, else the raw ones; None without any finite score."""
+    if last is None:
+        return None
+    scores = list(last.retest_per_weight or last.best_per_weight)
+    finite = [(c, i) for i, c in enumerate(scores) if math.isfinite(c)]
+    if not finite:
+        return None
+    score, i = max(finite)
+    return i, (weights[i] if i < len(weights) else math.nan), score
+
+
 def status_fields(snap: Snapshot, state: str, now: float) -> list[tuple[str, str]]:
     """The status bar of a run, as (label, value) pairs."""
     m = snap.meta

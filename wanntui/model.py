@@ -29,9 +29,9 @@ from wann_engine.events import EventError, Generation, RunStart, number
 
 #: Columns of the history table (one row per generation, or per merged span of generations).
 COLS = ("gen_lo", "gen", "t", "fit_median", "fit_max", "best_mean", "best_peak", "evals_per_s",
-        "env_steps_per_s", "gen_time", "elapsed")
+        "env_steps_per_s", "gen_time", "elapsed", "evaluations")
 C = {name: i for i, name in enumerate(COLS)}
-_LAST = [C["gen"], C["t"], C["elapsed"]]
+_LAST = [C["gen"], C["t"], C["elapsed"], C["evaluations"]]  # cumulative: a merged row keeps its last
 _MEAN = [C["fit_median"], C["evals_per_s"], C["env_steps_per_s"], C["gen_time"]]
 _MAX = [C["fit_max"], C["best_mean"], C["best_peak"]]
 
@@ -197,6 +197,11 @@ class Snapshot:
     n_events: int
     n_generations: int
     last_event_t: float | None
+    #: The latest generation event that carries the population (objectives, fronts: the engine writes them
+    #: every few seconds, see ``events.POPULATION_SECONDS``), and where the current generation stands
+    #: (``events.Progress``: episodes done, when it takes longer than ``events.PROGRESS_SECONDS``).
+    population: Generation | None = None
+    progress: events.Progress | None = None
 
     @property
     def gen_done(self) -> int:
@@ -228,8 +233,11 @@ class RunModel:
         self.meta = RunMeta()
         self.history = History(self._recent_cap, self._old_cap)
         self.last: Generation | None = None
+        self.population: Generation | None = None  # the latest generation that carries the population
+        self.progress: events.Progress | None = None  # within the generation after ``last``
         self.last_line: int | None = None  # the line of the events file that holds ``last``
         self._looked_at: Generation | None = None  # the last generation whose large fields were checked
+        self._looked_pop: Generation | None = None  # the last population checked
         self.champions: deque[_Champion] = deque(maxlen=16)
         self.checkpoint_t: float | None = None
         self.checkpoint_gen: int | None = None
@@ -297,10 +305,18 @@ class RunModel:
 
     def _check_last(self) -> None:
         """Check the large fields of the latest generation, once per event (the only ones shown)."""
+        pop = self.population
+        if pop is not None and pop is not self.last and pop is not self._looked_pop:
+            self._looked_pop = pop  # (the population shown, when it came before the latest generation)
+            why = pop.damage(*events.POPULATION)
+            if why is not None:
+                self._warn(f"{self.path.name}: events.jsonl generation {pop.gen}: damaged field(s), shown as "
+                           f"missing: {why}")
         last = self.last
         if last is None or last is self._looked_at:
             return
         self._looked_at = last
+        self._looked_pop = last if last is pop else self._looked_pop
         why = last.damage()
         if why is not None:
             where = f"line {self.last_line}" if self.last_line is not None else f"generation {last.gen}"
@@ -320,11 +336,14 @@ class RunModel:
     def _apply(self, ev: events.Event) -> None:
         if isinstance(ev, Generation):
             self._generation(ev)
+        elif isinstance(ev, events.Progress):
+            self.progress = ev
         elif isinstance(ev, events.Checkpoint):
             self.checkpoint_t, self.checkpoint_gen = ev.t, ev.gen
         elif isinstance(ev, RunStart):
             self._run_start(ev)
         if ev.type in events.STATE_TYPES:
+            self.progress = None  # (a new engine session, or the end of one)
             self.state_event, self.state_t = ev.type, ev.t
             if isinstance(ev, events.Error):
                 self.error = ev.message
@@ -336,8 +355,12 @@ class RunModel:
     def _generation(self, ev: Generation) -> None:
         g = float(ev.gen)
         self.history.append((g, g, ev.t, ev.fit_median, ev.fit_max, ev.best_mean, ev.best_peak, ev.evals_per_s,
-                             ev.env_steps_per_s, ev.gen_time, ev.elapsed))
+                             ev.env_steps_per_s, ev.gen_time, ev.elapsed,
+                             math.nan if ev.evaluations is None else float(ev.evaluations)))
         self.last = ev
+        if ev.has_population:
+            self.population = ev
+        self.progress = None
         self.n_generations += 1
         self.gen_version += 1
         if ev.champion is not None:
@@ -357,6 +380,8 @@ class RunModel:
             if self.last is not None and events.supersedes(ev, self.last.gen):
                 self.last = None
                 self.gen_version += 1
+            if self.population is not None and events.supersedes(ev, self.population.gen):
+                self.population = None
             before = len(self.champions)
             while self.champions and events.supersedes(ev, self.champions[-1].gen):
                 self.champions.pop()
@@ -373,6 +398,7 @@ class RunModel:
                 champ_version=self.champ_version, meta=self.meta, history=self.history.rows(),
                 recent=self.history.last(recent), last=self.last,
                 champion=champ.genome if champ else None, champion_gen=champ.gen if champ else None,
+                population=self.population, progress=self.progress,
                 checkpoint_t=self.checkpoint_t, checkpoint_gen=self.checkpoint_gen,
                 state_event=self.state_event, state_t=self.state_t, error=self.error,
                 warnings=tuple(self.warnings), n_malformed=self.n_malformed, n_events=self.n_events,

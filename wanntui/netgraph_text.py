@@ -119,7 +119,7 @@ def abbreviate(name: str, n: int, ascii: bool = False) -> str:
 
 #: Ways to narrow a drawing that is wider than the space it is given, tried in order until one fits:
 #: (tracks shared between sources whose vertical extents are apart, no blank before the first track,
-#: longest input/output name, hidden ids kept).
+#: longest input/output name, hidden ids kept). A drawing that fits at none scrolls, with full names.
 COMPACT_LEVELS = ((False, False, 12, True), (True, True, 12, True), (True, True, 6, False), (True, True, 3, False))
 
 
@@ -206,7 +206,10 @@ def layout_network(net: Network, input_names: Sequence[str] = (), output_names: 
                 groups.append((r, sorted(targets)))
         groups.sort()
         channels.append(groups)
-    for level, (share, tight, max_name, keep_ids) in enumerate(COMPACT_LEVELS):
+    # each level in turn until one fits; when none does, the drawing scrolls anyway: then keep the names
+    tries = [*range(len(COMPACT_LEVELS)), 1] if max_width is not None else [0]
+    for attempt, level in enumerate(tries):
+        share, tight, max_name, keep_ids = COMPACT_LEVELS[level]
         labels = node_labels(net, input_names, output_names, ids=ids and keep_ids, max_name=max_name,
                              ascii=ascii)
         tracks = [_tracks(groups, share, 0 if tight else 1) for groups in channels]
@@ -214,50 +217,51 @@ def layout_network(net: Network, input_names: Sequence[str] = (), output_names: 
         ch_widths = ([max(1, max((t for t in tr if t >= 0), default=-1) + 2) for tr in tracks] if share else
                      [len(g) + 2 for g in channels])
         total_w = sum(widths) + sum(ch_widths)
-        if max_width is None or total_w <= max_width or level == len(COMPACT_LEVELS) - 1:
-            break
-
-    canvas = [[" "] * total_w for _ in range(height)]
-    kinds = [["edge"] * total_w for _ in range(height)]
-    lines_of = ASCII_LINES if ascii else UNICODE_LINES
-    x0 = 0
-    for k in range(n_cols):
-        w = widths[k]
-        for r, (kind, p) in occupied[k].items():
-            if kind == "d":
-                for x in range(x0, x0 + w):
-                    canvas[r][x] = lines_of[E | W]
-                continue
-            text = labels[p]
-            nk = _kind(net, p, has_out)
-            for i, ch in enumerate(text):
-                canvas[r][x0 + i] = ch
-                kinds[r][x0 + i] = nk
-            if has_out[p]:
-                for x in range(x0 + len(text), x0 + w):
-                    canvas[r][x] = lines_of[E | W]
-        x0 += w
-        if k < n_cols - 1:
-            cw = ch_widths[k]
-            mask = np.zeros((height, cw), dtype=np.int64)
-            for g, (rs, targets) in enumerate(channels[k]):
-                xt = tracks[k][g]
-                if xt < 0:  # straight on: no track needed
-                    mask[rs, :] |= E | W
+        canvas = [[" "] * total_w for _ in range(height)]
+        kinds = [["edge"] * total_w for _ in range(height)]
+        lines_of = ASCII_LINES if ascii else UNICODE_LINES
+        x0 = 0
+        for k in range(n_cols):
+            w = widths[k]
+            for r, (kind, p) in occupied[k].items():
+                if kind == "d":
+                    for x in range(x0, x0 + w):
+                        canvas[r][x] = lines_of[E | W]
                     continue
-                mask[rs, :xt] |= E | W
-                mask[rs, xt] |= W
-                lo, hi = min(rs, *targets), max(rs, *targets)
-                if hi > lo:
-                    mask[lo, xt] |= S
-                    mask[hi, xt] |= N
-                    mask[lo + 1 : hi, xt] |= N | S
-                for rt in targets:
-                    mask[rt, xt] |= E
-                    mask[rt, xt + 1 :] |= E | W
-            for r, c in zip(*np.nonzero(mask), strict=True):
-                canvas[r][x0 + c] = lines_of[int(mask[r, c])]
-            x0 += cw
+                text = labels[p]
+                nk = _kind(net, p, has_out)
+                for i, ch in enumerate(text):
+                    canvas[r][x0 + i] = ch
+                    kinds[r][x0 + i] = nk
+                if has_out[p]:
+                    for x in range(x0 + len(text), x0 + w):
+                        canvas[r][x] = lines_of[E | W]
+            x0 += w
+            if k < n_cols - 1:
+                cw = ch_widths[k]
+                mask = np.zeros((height, cw), dtype=np.int64)
+                for g, (rs, targets) in enumerate(channels[k]):
+                    xt = tracks[k][g]
+                    if xt < 0:  # straight on: no track needed
+                        mask[rs, :] |= E | W
+                        continue
+                    mask[rs, :xt] |= E | W
+                    mask[rs, xt] |= W
+                    lo, hi = min(rs, *targets), max(rs, *targets)
+                    if hi > lo:
+                        mask[lo, xt] |= S
+                        mask[hi, xt] |= N
+                        mask[lo + 1 : hi, xt] |= N | S
+                    for rt in targets:
+                        mask[rt, xt] |= E
+                        mask[rt, xt + 1 :] |= E | W
+                for r, c in zip(*np.nonzero(mask), strict=True):
+                    canvas[r][x0 + c] = lines_of[int(mask[r, c])]
+                x0 += cw
+
+        drawn_w = max((len("".join(r).rstrip()) for r in canvas), default=0)
+        if max_width is None or drawn_w <= max_width or attempt == len(tries) - 1:
+            break
 
     unused = [labels[p] for p in range(1, n_in + 1) if not has_out[p]]
     legend = [f"{n} nodes  {net.n_conns} connections  {n_cols} layers"]
@@ -265,6 +269,8 @@ def layout_network(net: Network, input_names: Sequence[str] = (), output_names: 
         legend.append(f"{len(unused)} of {n_in} inputs unused (not drawn)")
     elif unused:
         legend.append("unused: " + ", ".join(unused[:12]) + (f" +{len(unused) - 12} more" if len(unused) > 12 else ""))
+    if max_width is not None:  # the legend does not make a drawing that fits scroll
+        legend = [abbreviate(line, max(8, max_width), ascii) for line in legend]
     out_lines = legend + ["".join(r).rstrip() for r in canvas]
     spans = [(i, 0, len(text), "legend" if i == 0 else "unused") for i, text in enumerate(legend)]
     for r in range(height):

@@ -172,3 +172,23 @@ def digit(image: np.ndarray, ascii: bool = False) -> list[str]:
         reps = 2
     idx = np.clip((img * (len(shades) - 1)).round().astype(int), 0, len(shades) - 1)
     return ["".join(shades[i] * reps for i in row) for row in idx]
+
+
+def racetrack(image: np.ndarray, cols: int, rows: int, ascii: bool = False) -> list[str]:
+    """A CarRacing frame (96x96 RGB; the dashboard strip below row 84 is left out): road pixels as dots
+    (braille) or ``#`` (ASCII), grass blank, the car marked ``A``."""
+    cv = Canvas(cols, rows, ascii)
+    img = np.asarray(image)[:84].astype(np.int16)
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    road = (np.abs(r - g) < 24) & (np.abs(g - b) < 24) & (r > 60) & (r < 170)
+    car = (r > 150) & (g < 80) & (b < 80)
+    h, w = road.shape
+    ys = (np.arange(cv.height) * h // cv.height).clip(0, h - 1)
+    xs = (np.arange(cv.width) * w // cv.width).clip(0, w - 1)
+    mask = road[np.ix_(ys, xs)]
+    for y, x in zip(*np.nonzero(mask), strict=True):
+        cv.dot(x, y, "#")
+    cy, cx = np.nonzero(car[60:80, 36:60])  # the car sits at the bottom centre of the frame
+    if len(cy):
+        cv.text(int((cx.mean() + 36) * cols / w), int((cy.mean() + 60) * rows / h), "A")
+    return cv.lines()

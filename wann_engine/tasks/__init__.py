@@ -144,7 +144,10 @@ class TaskBase:
     #: Set by the evaluator: a task whose one ``score`` call can take long (episodes of many python steps)
     #: calls it between steps and raises :class:`Interrupted` when it says True.
     should_stop: Callable[[], bool] | None = None
-    checks_stop = False  # True for tasks that honour should_stop themselves
+    #: Set by the evaluator: such a task also tells it (episodes done, episodes total) of a ``score`` call
+    #: between its steps (the engine turns that into ``progress`` events).
+    on_episodes: Callable[[int, int], None] | None = None
+    checks_stop = False  # True for tasks that honour should_stop (and on_episodes) themselves
 
     @property
     def spec(self) -> TaskSpec:

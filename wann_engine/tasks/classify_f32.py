@@ -1,8 +1,9 @@
-"""Single-precision population pass for the classification tasks.
+"""Single-precision activations for the classification tasks' population pass.
 
-Node values, inputs and weights are float32 (twice the lanes per vector instruction, half the memory
-traffic of float64); the log-softmax and the mean over the batch stay float64. The activations are
-the kernel math of ``kmath`` at single precision: polynomials economised to float32 accuracy
+``classify_kernels._mean_logp_shared`` given float32 inputs keeps node values, inputs and weights in
+float32 (twice the lanes per vector instruction, half the memory traffic of float64) and activates them
+with ``activate_lanes`` here; the log-softmax and the mean over the batch stay float64. The activations
+are the kernel math of ``kmath`` at single precision: polynomials economised to float32 accuracy
 (sin/cos degree 5 in y^2, exp degree 6; ``kmath.economized`` gives them, a test checks), evaluated
 with fused multiply-adds. Absolute error below 2e-7 on [-40, 40].
 """
@@ -13,8 +14,6 @@ import numba
 import numpy as np
 from numba.core import types
 from numba.extending import intrinsic
-
-from .classify_kernels import _log_softmax_lanes, _logp_at
 
 F0, F1, F2, FHALF = np.float32(0.0), np.float32(1.0), np.float32(2.0), np.float32(0.5)
 PI = np.float32(np.pi)
@@ -27,6 +26,7 @@ C0, C1, C2, C3, C4, C5 = (np.float32(c) for c in (
 E0, E1, E2, E3, E4, E5, E6 = (np.float32(c) for c in (
     0.001394858081809386, 0.008375128890467473, 0.04166621827440191, 0.16666415477235322,
     0.5000000107749384, 1.0000000377274485, 0.9999999999595482))
+SIN_Y, COS_Y, EXP_R = (S0, S1, S2, S3, S4, S5), (C0, C1, C2, C3, C4, C5), (E0, E1, E2, E3, E4, E5, E6)
 LN2_HI = np.float32(0.693145751953125)  # few mantissa bits: k * LN2_HI is exact for |k| < 2**12
 LN2_LO = np.float32(1.4286068203094173e-06)
 INV_LN2 = np.float32(1.4426950408889634)
@@ -75,27 +75,32 @@ def _i2f(typingctx, src):
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
+def _horner(c, x):
+    """``c[0] x^n + c[1] x^(n-1) + ... + c[n]``: Horner's rule, one fused multiply-add per coefficient."""
+    p = c[0]
+    for k in range(1, len(c)):
+        p = fma32(p, x, c[k])
+    return p
+
+
+@numba.njit(inline="always", cache=True, error_model="numpy")
 def _reduce(x):
+    """``(y, y * y, (-1)**k)`` for ``x = k + r``, k an integer, ``|r| <= 1/2``, ``y = pi r``."""
     k = np.floor(x + FHALF)
-    return x - k, F1 - F2 * (k - F2 * np.floor(k * FHALF))
+    y = PI * (x - k)
+    return y, y * y, F1 - F2 * (k - F2 * np.floor(k * FHALF))
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
 def sinpi(x):
-    r, sign = _reduce(x)
-    y = PI * r
-    z = y * y
-    p = fma32(fma32(fma32(fma32(fma32(S0, z, S1), z, S2), z, S3), z, S4), z, S5)
-    return sign * (y * p)
+    y, z, sign = _reduce(x)
+    return sign * (y * _horner(SIN_Y, z))
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
 def cospi(x):
-    r, sign = _reduce(x)
-    y = PI * r
-    z = y * y
-    p = fma32(fma32(fma32(fma32(fma32(C0, z, C1), z, C2), z, C3), z, C4), z, C5)
-    return sign * p
+    _, z, sign = _reduce(x)
+    return sign * _horner(COS_Y, z)
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
@@ -103,7 +108,7 @@ def _exp_core(xc):
     """exp for xc in [MIN_EXP, MAX_EXP]."""
     k = np.floor(xc * INV_LN2 + FHALF)
     r = (xc - k * LN2_HI) - k * LN2_LO
-    p = fma32(fma32(fma32(fma32(fma32(fma32(E0, r, E1), r, E2), r, E3), r, E4), r, E5), r, E6)
+    p = _horner(EXP_R, r)
     ki = _f2i(k + ROUND_MAGIC) - ROUND_MAGIC_BITS
     return p * _i2f((ki + 127) << 23)
 
@@ -168,108 +173,3 @@ def activate_lanes(a, acc, w, out, m):
     else:
         for i in range(m):
             out[i] = acc[i] * w[i]
-
-
-@numba.njit(inline="always", cache=True, error_model="numpy")
-def _forward(vals, acc, xs, c0, c, n_w, wrows, base, n, n_in, ptr, idx, act, flags):
-    """``classify_kernels._forward_shared_inputs`` in float32."""
-    m = n_w * c
-    for j in range(n_in + 1, n):
-        g = base + j
-        k0 = ptr[g]
-        k1 = ptr[g + 1]
-        a = act[g]
-        out = vals[j]
-        if flags[j]:
-            if k0 == k1:
-                for k in range(c):
-                    acc[k] = F0
-                src = acc
-            elif k1 - k0 == 1:
-                src = xs[idx[k0], c0:c0 + c]
-            else:
-                x0 = xs[idx[k0], c0:c0 + c]
-                x1 = xs[idx[k0 + 1], c0:c0 + c]
-                for k in range(c):
-                    acc[k] = x0[k] + x1[k]
-                for kk in range(k0 + 2, k1):
-                    x = xs[idx[kk], c0:c0 + c]
-                    for k in range(c):
-                        acc[k] += x[k]
-                src = acc
-            for wi in range(n_w):
-                activate_lanes(a, src, wrows[wi], out[wi * c:wi * c + c], c)
-            continue
-        if k1 - k0 == 1:
-            activate_lanes(a, vals[idx[k0]], wrows[n_w], out, m)
-            continue
-        s0 = idx[k0]
-        if s0 > n_in:
-            src = vals[s0]
-            for i in range(m):
-                acc[i] = src[i]
-        else:
-            x = xs[s0, c0:c0 + c]
-            for wi in range(n_w):
-                for k in range(c):
-                    acc[wi * c + k] = x[k]
-        for kk in range(k0 + 1, k1):
-            s = idx[kk]
-            if s > n_in:
-                src = vals[s]
-                for i in range(m):
-                    acc[i] += src[i]
-            else:
-                x = xs[s, c0:c0 + c]
-                for wi in range(n_w):
-                    for k in range(c):
-                        acc[wi * c + k] += x[k]
-        activate_lanes(a, acc, wrows[n_w], out, m)
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def mean_logp(node_off, ptr, idx, act, n_in, n_out, xs, yb, weights, chunk, lo, hi, returns):
-    """``classify_kernels._mean_logp_shared`` with float32 node values (``xs`` float32)."""
-    n_w = weights.shape[0]
-    n_r, _, n_b = xs.shape
-    max_n = 0
-    for p in range(lo, hi):
-        max_n = max(max_n, node_off[p + 1] - node_off[p])
-    vals = np.empty((max_n, n_w * chunk), dtype=np.float32)
-    acc = np.empty(n_w * chunk, dtype=np.float32)
-    wrows = np.empty((n_w + 1, n_w * chunk), dtype=np.float32)
-    flags = np.zeros(max_n, dtype=np.bool_)
-    sums = np.empty(n_w)
-    mx = np.empty(n_w * chunk)
-    se = np.empty(n_w * chunk)
-    for wi in range(n_w):
-        wrows[wi, :] = weights[wi]
-    for p in range(lo, hi):
-        base = node_off[p]
-        n = node_off[p + 1] - base
-        for j in range(n_in + 1, n):
-            ok = True
-            for k in range(ptr[base + j], ptr[base + j + 1]):
-                if idx[k] > n_in:
-                    ok = False
-                    break
-            flags[j] = ok
-        for r in range(n_r):
-            x = xs[r]
-            lab = yb[r]
-            sums[:] = 0.0
-            for c0 in range(0, n_b, chunk):
-                c = min(c0 + chunk, n_b) - c0
-                m = n_w * c
-                for wi in range(n_w):
-                    for k in range(c):
-                        wrows[n_w, wi * c + k] = weights[wi]
-                _forward(vals, acc, x, c0, c, n_w, wrows, base, n, n_in, ptr, idx, act, flags)
-                _log_softmax_lanes(vals, n - n_out, n_out, m, mx, se)
-                for wi in range(n_w):
-                    s = 0.0
-                    for k in range(c):
-                        s += _logp_at(vals, n - n_out, wi * c + k, lab[c0 + k], mx, se)
-                    sums[wi] += s
-            for wi in range(n_w):
-                returns[p, wi, r] = sums[wi] / n_b

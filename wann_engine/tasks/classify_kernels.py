@@ -11,6 +11,7 @@ import numpy as np
 from ..genome import Network
 from ..kmath import exp
 from ..netpack import activate_lanes, forward_lanes, pack
+from . import classify_f32
 from .classify_data import N_CLASSES
 
 CHUNK = 128  # images per lane block in the kernels (lanes = weights x CHUNK)
@@ -101,114 +102,128 @@ def _input_only(base, n, n_in, ptr, idx, flags):
         flags[j] = ok
 
 
-@numba.njit(inline="always", cache=True, error_model="numpy")
-def _forward_shared_inputs(vals, acc, xs, c0, c, n_w, wrows, base, n, n_in, ptr, idx, act, flags):
-    """One pass of nodes ``n_in+1 .. n-1`` over lanes ``wi * c + k`` (weight wi, image c0 + k).
+def _population_pass(activate):
+    """The population scoring pass (``forward``, one network over a block of lanes; ``mean_logp``, the
+    mean log-probabilities of networks lo..hi-1), built once per precision: ``activate`` is
+    ``netpack.activate_lanes`` (float64) or ``classify_f32.activate_lanes`` (float32)."""
 
-    ``xs`` is (1 + n_in, images): the bias row (ones) and the batch's inputs, one row per input; inputs
-    are read from it and never copied per weight. A node that reads only inputs sums them once for all
-    weights, then activates ``sum * w`` per weight; other nodes sum their sources lane by lane. Sources
-    are added in gene order either way, so every lane gets the bits ``forward_lanes`` gives it.
-    """
-    m = n_w * c
-    for j in range(n_in + 1, n):
-        g = base + j
-        k0 = ptr[g]
-        k1 = ptr[g + 1]
-        a = act[g]
-        out = vals[j]
-        if flags[j]:
-            if k0 == k1:
-                for k in range(c):
-                    acc[k] = 0.0
-                src = acc
-            elif k1 - k0 == 1:
-                src = xs[idx[k0], c0:c0 + c]
-            else:
-                x0 = xs[idx[k0], c0:c0 + c]
-                x1 = xs[idx[k0 + 1], c0:c0 + c]
-                for k in range(c):
-                    acc[k] = x0[k] + x1[k]
-                for kk in range(k0 + 2, k1):
-                    x = xs[idx[kk], c0:c0 + c]
+    @numba.njit(inline="always", cache=True, error_model="numpy")
+    def forward(vals, acc, xs, c0, c, n_w, wrows, base, n, n_in, ptr, idx, act, flags):
+        """One pass of nodes ``n_in+1 .. n-1`` over lanes ``wi * c + k`` (weight wi, image c0 + k).
+
+        ``xs`` is (1 + n_in, images): the bias row (ones) and the batch's inputs, one row per input; inputs
+        are read from it and never copied per weight. A node that reads only inputs sums them once for all
+        weights, then activates ``sum * w`` per weight; other nodes sum their sources lane by lane. Sources
+        are added in gene order either way, so every lane gets the bits ``forward_lanes`` gives it. Node
+        values are at the precision of ``vals`` (float32 or float64, ``xs`` and ``wrows`` alike).
+        """
+        m = n_w * c
+        for j in range(n_in + 1, n):
+            g = base + j
+            k0 = ptr[g]
+            k1 = ptr[g + 1]
+            a = act[g]
+            out = vals[j]
+            if flags[j]:
+                if k0 == k1:
                     for k in range(c):
-                        acc[k] += x[k]
-                src = acc
-            for wi in range(n_w):
-                activate_lanes(a, src, wrows[wi], out[wi * c:wi * c + c], c)
-            continue
-        if k1 - k0 == 1:  # one hidden source
-            activate_lanes(a, vals[idx[k0]], wrows[n_w], out, m)
-            continue
-        s0 = idx[k0]
-        if s0 > n_in:
-            src = vals[s0]
-            for i in range(m):
-                acc[i] = src[i]
-        else:
-            x = xs[s0, c0:c0 + c]
-            for wi in range(n_w):
-                for k in range(c):
-                    acc[wi * c + k] = x[k]
-        for kk in range(k0 + 1, k1):
-            s = idx[kk]
-            if s > n_in:
-                src = vals[s]
+                        acc[k] = 0.0
+                    src = acc
+                elif k1 - k0 == 1:
+                    src = xs[idx[k0], c0:c0 + c]
+                else:
+                    x0 = xs[idx[k0], c0:c0 + c]
+                    x1 = xs[idx[k0 + 1], c0:c0 + c]
+                    for k in range(c):
+                        acc[k] = x0[k] + x1[k]
+                    for kk in range(k0 + 2, k1):
+                        x = xs[idx[kk], c0:c0 + c]
+                        for k in range(c):
+                            acc[k] += x[k]
+                    src = acc
+                for wi in range(n_w):
+                    activate(a, src, wrows[wi], out[wi * c:wi * c + c], c)
+                continue
+            if k1 - k0 == 1:  # one hidden source
+                activate(a, vals[idx[k0]], wrows[n_w], out, m)
+                continue
+            s0 = idx[k0]
+            if s0 > n_in:
+                src = vals[s0]
                 for i in range(m):
-                    acc[i] += src[i]
+                    acc[i] = src[i]
             else:
-                x = xs[s, c0:c0 + c]
+                x = xs[s0, c0:c0 + c]
                 for wi in range(n_w):
                     for k in range(c):
-                        acc[wi * c + k] += x[k]
-        activate_lanes(a, acc, wrows[n_w], out, m)
+                        acc[wi * c + k] = x[k]
+            for kk in range(k0 + 1, k1):
+                s = idx[kk]
+                if s > n_in:
+                    src = vals[s]
+                    for i in range(m):
+                        acc[i] += src[i]
+                else:
+                    x = xs[s, c0:c0 + c]
+                    for wi in range(n_w):
+                        for k in range(c):
+                            acc[wi * c + k] += x[k]
+            activate(a, acc, wrows[n_w], out, m)
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def _mean_logp_shared(node_off, ptr, idx, act, n_in, n_out, xs, yb, weights, chunk, lo, hi, returns):
-    """returns[p, w, r] = mean over batch r of log softmax(outputs)[label], networks lo..hi-1, in float64.
+    @numba.njit(nogil=True, cache=True, error_model="numpy")
+    def mean_logp(node_off, ptr, idx, act, n_in, n_out, xs, yb, weights, chunk, lo, hi, returns):
+        """returns[p, w, r] = mean over batch r of log softmax(outputs)[label], networks lo..hi-1.
 
-    ``xs[r]`` is (1 + n_in, batch) (row 0 = bias ones, row s = input s of each image of batch r), laid out
-    once for all networks; ``yb[r]`` its labels. Lanes: weight wi, image k -> wi * chunk + k; the mean is
-    summed in blocks of ``chunk`` images. The search uses ``classify_f32.mean_logp``, its single-precision
-    twin; this is the reference it is checked against."""
-    n_w = weights.shape[0]
-    n_r, _, n_b = xs.shape
-    max_n = 0
-    for p in range(lo, hi):
-        max_n = max(max_n, node_off[p + 1] - node_off[p])
-    vals = np.empty((max_n, n_w * chunk))
-    acc = np.empty(n_w * chunk)
-    wrows = np.empty((n_w + 1, n_w * chunk))  # rows 0..n_w-1: one weight per row; row n_w: lane wi*c+k -> w[wi]
-    flags = np.zeros(max_n, dtype=np.bool_)
-    sums = np.empty(n_w)
-    mx = np.empty(n_w * chunk)
-    se = np.empty(n_w * chunk)
-    for wi in range(n_w):
-        wrows[wi, :] = weights[wi]
-    for p in range(lo, hi):
-        base = node_off[p]
-        n = node_off[p + 1] - base
-        _input_only(base, n, n_in, ptr, idx, flags)
-        for r in range(n_r):
-            x = xs[r]
-            lab = yb[r]
-            sums[:] = 0.0
-            for c0 in range(0, n_b, chunk):
-                c = min(c0 + chunk, n_b) - c0
-                m = n_w * c
+        ``xs[r]`` is (1 + n_in, batch) (row 0 = bias ones, row s = input s of each image of batch r), laid out
+        once for all networks; ``yb[r]`` its labels. Lanes: weight wi, image k -> wi * chunk + k; the mean is
+        summed in blocks of ``chunk`` images. Node values have the precision of ``xs``; the log-softmax and the
+        mean are float64. The search passes float32 inputs (``classify_f32`` activations); float64 inputs give
+        the reference it is checked against."""
+        n_w = weights.shape[0]
+        n_r, _, n_b = xs.shape
+        max_n = 0
+        for p in range(lo, hi):
+            max_n = max(max_n, node_off[p + 1] - node_off[p])
+        vals = np.empty((max_n, n_w * chunk), dtype=xs.dtype)
+        acc = np.empty(n_w * chunk, dtype=xs.dtype)
+        # wrows: rows 0..n_w-1 hold one weight each; row n_w holds w[wi] at lane wi * c + k
+        wrows = np.empty((n_w + 1, n_w * chunk), dtype=xs.dtype)
+        flags = np.zeros(max_n, dtype=np.bool_)
+        sums = np.empty(n_w)
+        mx = np.empty(n_w * chunk)
+        se = np.empty(n_w * chunk)
+        for wi in range(n_w):
+            wrows[wi, :] = weights[wi]
+        for p in range(lo, hi):
+            base = node_off[p]
+            n = node_off[p + 1] - base
+            _input_only(base, n, n_in, ptr, idx, flags)
+            for r in range(n_r):
+                x = xs[r]
+                lab = yb[r]
+                sums[:] = 0.0
+                for c0 in range(0, n_b, chunk):
+                    c = min(c0 + chunk, n_b) - c0
+                    m = n_w * c
+                    for wi in range(n_w):
+                        for k in range(c):
+                            wrows[n_w, wi * c + k] = weights[wi]
+                    forward(vals, acc, x, c0, c, n_w, wrows, base, n, n_in, ptr, idx, act, flags)
+                    _log_softmax_lanes(vals, n - n_out, n_out, m, mx, se)
+                    for wi in range(n_w):
+                        s = 0.0
+                        for k in range(c):
+                            s += _logp_at(vals, n - n_out, wi * c + k, lab[c0 + k], mx, se)
+                        sums[wi] += s
                 for wi in range(n_w):
-                    for k in range(c):
-                        wrows[n_w, wi * c + k] = weights[wi]
-                _forward_shared_inputs(vals, acc, x, c0, c, n_w, wrows, base, n, n_in, ptr, idx, act, flags)
-                _log_softmax_lanes(vals, n - n_out, n_out, m, mx, se)
-                for wi in range(n_w):
-                    s = 0.0
-                    for k in range(c):
-                        s += _logp_at(vals, n - n_out, wi * c + k, lab[c0 + k], mx, se)
-                    sums[wi] += s
-            for wi in range(n_w):
-                returns[p, wi, r] = sums[wi] / n_b
+                    returns[p, wi, r] = sums[wi] / n_b
+
+    return forward, mean_logp
+
+
+_forward_shared_inputs, _mean_logp_shared = _population_pass(activate_lanes)  # float64: the reference
+_forward_f32, mean_logp_f32 = _population_pass(classify_f32.activate_lanes)  # the search's pass
 
 
 def batch_inputs(X: np.ndarray, y: np.ndarray, batches: np.ndarray,

@@ -268,6 +268,8 @@ class GymTask(TaskBase):
             if self.should_stop is not None and self.should_stop():
                 self._envs[:n_s], self._dirty[:n_s] = envs, dirty
                 raise Interrupted(f"{self.name}: scoring abandoned, a stop was asked for")
+            if self.on_episodes is not None:
+                self.on_episodes(next_ep - m, n_ep)  # episodes finished so far
             while m < n_s and next_ep < n_ep:
                 if dirty[m] and not self.reuse_envs:
                     envs[m].close()

@@ -19,7 +19,17 @@ from ..widgets.plot import Plot
 from .panes import PaneKeys
 
 COLUMNS = (("key", ""), ("run", "run"), ("task", "task"), ("best", "final best"), ("peak", "peak"),
-           ("conns", "connections"), ("gens", "generations"), ("wall", "wall time"))
+           ("conns", "conns"), ("gens", "gens"), ("wall", "wall time"))
+#: columns that give way when the screen is narrow (the run name elided in the middle)
+SHRINK = (("task", 8), ("run", 12), ("task", 4))
+
+
+def tasks_differ(results: list[RunResult]) -> str:
+    """A warning when the compared runs are of different tasks (their fitness scales differ)."""
+    found = sorted({r.task for r in results if r.task})
+    if len(found) < 2:
+        return ""
+    return f"different tasks ({', '.join(found)}): their fitness is not on one scale"
 
 
 def key_text(slot: int, plain: bool) -> Text:
@@ -66,8 +76,12 @@ class CompareScreen(PaneKeys, Screen):
     ]
     HELP = "The marked runs: best-ever mean fitness per generation, and each run's final numbers."
     DEFAULT_CSS = """
-    CompareScreen #compare-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
+    CompareScreen #compare-title { height: 1; padding: 0 1; background: $panel; text-style: bold;
+                                   text-wrap: nowrap; text-overflow: ellipsis; }
     CompareScreen #compare-curves { height: 1fr; }
+    CompareScreen #compare-table { height: auto; max-height: 45%; }
+    CompareScreen #compare-table.-maximized { height: 1fr; max-height: 100%; }
+    CompareScreen #compare-curves.-maximized { height: 1fr; }
     """
 
     def __init__(self, runs: list[Path], slots: list[int], models: Mapping[Path, RunModel] | None = None,
@@ -80,6 +94,8 @@ class CompareScreen(PaneKeys, Screen):
         self.every = every
         self.comparison = Comparison(self.runs, models)
         self.results: list[RunResult] = []
+        self._widths: dict[str, int] | None = None
+        self._warned = False
 
     def compose(self) -> ComposeResult:
         yield Static(f"Comparing {len(self.runs)} runs", id="compare-title")
@@ -90,9 +106,6 @@ class CompareScreen(PaneKeys, Screen):
     def on_mount(self) -> None:
         table = self.query_one("#compare-table", DataTable)
         table.border_title = "2 Final numbers"
-        table.styles.height, table.styles.max_height = "auto", "45%"  # over the app's pane height
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
         table.focus()
         self.refresh_data()
         self.set_interval(self.every, self.refresh_data)
@@ -104,20 +117,40 @@ class CompareScreen(PaneKeys, Screen):
         if self.is_attached:
             self.app.call_from_thread(self.show, results)
 
+    def on_resize(self) -> None:
+        if self.results:
+            self._widths = None
+            self.show(self.results)
+
     def show(self, results: list[RunResult]) -> None:
         self.results = results
         self.query_one(CompareCurves).show(results, self.slots)
+        warn = tasks_differ(results)
+        title = f"Comparing {len(self.runs)} runs" + (f"  ⚠ {warn}" if warn else "")
+        self.query_one("#compare-title", Static).update(Text(title, style="bold yellow" if warn else ""))
+        if warn and not self._warned:
+            self._warned = True
+            self.notify(warn, title="compare", severity="warning", timeout=6)
         table = self.query_one("#compare-table", DataTable)
         plain = self.ascii or self.query_one(CompareCurves).plain_markers
         rows = [self.row_cells(r, s, plain) for r, s in zip(results, self.slots, strict=True)]
-        if table.row_count != len(rows):
-            table.clear()
+        natural = {k: max([len(label), *(c[k].cell_len for c in rows)]) for k, label in COLUMNS}
+        natural["wall"] = max(natural["wall"], 6)
+        widths = fmt.fit_columns(natural, (self.size.width or self.app.size.width) - 4, SHRINK)
+        fit = lambda c, w: c if c.cell_len <= w else Text(fmt.elide(c.plain, w), style=c.style,  # noqa: E731
+                                                          justify=c.justify)
+        if table.row_count != len(rows) or widths != self._widths:
+            table.clear(columns=widths != self._widths)
+            if widths != self._widths:
+                for key, label in COLUMNS:
+                    table.add_column(label, key=key, width=widths[key])
+                self._widths = widths
             for r, cells in zip(results, rows, strict=True):
-                table.add_row(*(cells[k] for k, _ in COLUMNS), key=str(r.path))
+                table.add_row(*(fit(cells[k], widths[k]) for k, _ in COLUMNS), key=str(r.path))
         else:
             for r, cells in zip(results, rows, strict=True):
                 for k, _ in COLUMNS:
-                    table.update_cell(str(r.path), k, cells[k])
+                    table.update_cell(str(r.path), k, fit(cells[k], widths[k]))
 
     @staticmethod
     def row_cells(r: RunResult, slot: int, plain: bool) -> dict[str, Text]:

@@ -24,7 +24,12 @@ CONTROL_BINDINGS = [
     Binding("s", "stop", "Stop", id="run.stop", tooltip="Stop gracefully: checkpoint, then exit (resumable)"),
     Binding("K", "kill", "Kill", id="run.kill", tooltip="SIGKILL the engine (asks first)"),
     Binding("r", "resume", "Resume", id="run.resume", tooltip="Continue a stopped or crashed run from its checkpoint"),
+    # ``L`` everywhere (the run view keeps ``l`` for its fitness window); the browser also takes ``l``
+    Binding("L", "log", "Log", id="run.log_L", show=False,
+            tooltip="The engine's output, its error event and traceback"),
 ]
+#: the browser's own log key
+LOG_BINDING = Binding("l", "log", "Log", id="run.log", tooltip="The engine's output, its error event and traceback")
 
 
 class RunControls(TuiScreen):
@@ -60,3 +65,6 @@ class RunControls(TuiScreen):
 
     def action_delete(self) -> None:
         self.tui.confirm_delete(self.selected_run())
+
+    def action_log(self) -> None:
+        self.tui.show_log(self.selected_run())

@@ -80,7 +80,9 @@ class ExplorerScreen(Screen):
     ]
 
     def __init__(self, explorer: Explorer, ascii: bool = False, title: str = "", standalone: bool = False,
-                 fps: float = FPS) -> None:
+                 fps: float = FPS, start_weight: float | None = None, start_note: str = "") -> None:
+        """``start_weight``: the shared weight to start at (default: the subject's own); ``start_note`` says
+        where it comes from (e.g. the run's best weight and over how many episodes it was measured)."""
         super().__init__()
         self.ex = explorer
         self.ascii = ascii
@@ -88,7 +90,9 @@ class ExplorerScreen(Screen):
         self.standalone = standalone
         self.fps = fps
         s = explorer.subject
-        self.weight = explore.clamp_weight(s.weight)
+        self.weight = explore.clamp_weight(s.weight if start_weight is None or not np.isfinite(start_weight)
+                                           else start_weight)
+        self.start_note = start_note
         self.offsets = np.array(s.offsets, dtype=np.float64)
         self.selected = 0
         self.episode = 0
@@ -178,13 +182,14 @@ class ExplorerScreen(Screen):
             txt = f"accuracy {100 * s.mean:.2f} %"
         else:
             pm = "+-" if self.ascii else "±"
-            txt = f"score {s.mean:.2f} {pm} {s.std:.2f} ({self.ex.episodes} episodes, seed {self.ex.seed})"
+            txt = f"score {s.mean:.2f} {pm} {s.std:.2f} ({self.ex.episodes} ep, seed {self.ex.seed})"  # fits 80
         return txt + (" ..." if pending else "")
 
     def _show_top(self) -> None:
         n_off = int(np.count_nonzero(self.offsets))
         net = self.ex.net
-        line1 = (f"{self.title_text}  task {self.ex.task.name}  {net.n_nodes} nodes  {net.n_conns} connections"
+        line1 = (f"{self.title_text}  " + (f"{self.start_note}  " if self.start_note else "")
+                 + f"task {self.ex.task.name}  {net.n_nodes} nodes  {net.n_conns} connections"
                  + (f"  {n_off} offset" + ("s" if n_off != 1 else "") if n_off else ""))
         line2 = f"w {self.weight:+.2f}  {slider(self.weight, ascii=self.ascii)}  {self.score_text()}"
         if self.error:

@@ -12,23 +12,33 @@ from textual.widgets.option_list import Option
 from wann_engine.explore import Member
 
 
+def front_title(gen: int, axes: str = "conns", live_gen: int | None = None) -> str:
+    """Which front the list holds: its objectives (those of the Pareto pane) and its generation, which is
+    the last checkpoint's and may be older than the generation the live view shows."""
+    title = f"First Pareto front ({'mean vs peak' if axes == 'peak' else 'mean vs connections'}), generation {gen}"
+    if live_gen is not None and live_gen != gen:
+        title += f": the last checkpoint (the view shows generation {live_gen})"
+    return title
+
+
 class FrontPickScreen(ModalScreen["Member | None"]):
     """Dismisses with the chosen member, or None (escape)."""
 
     DEFAULT_CSS = """
     FrontPickScreen { align: center middle; }
-    FrontPickScreen #front-list { height: auto; max-height: 20; }
+    FrontPickScreen #front-list { height: auto; max-height: 55vh; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="front.cancel")]
 
-    def __init__(self, gen: int, members: list[Member]) -> None:
+    def __init__(self, gen: int, members: list[Member], axes: str = "conns", live_gen: int | None = None) -> None:
         super().__init__()
         self.gen = gen
         self.members = members
+        self.title_text = front_title(gen, axes, live_gen)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="front-box", classes="dialog"):
-            yield Static(f"First Pareto front, generation {self.gen} (mean vs connections)", classes="dialog-title")
+            yield Static(self.title_text, classes="dialog-title")
             yield OptionList(*[Option(f"#{m.index:<4d} {m.conns:4d} connections   mean {m.mean:9.2f}   "
                                       f"peak {m.peak:9.2f}", id=str(i)) for i, m in enumerate(self.members)],
                              id="front-list")

@@ -17,12 +17,21 @@ HELP = """\
 | key | action |
 | --- | --- |
 | `enter` / `o` | open the selected run's live view |
-| `n` | new run (form: preset, population, generations, workers, seed, name) |
+| `home` / `end` | first / last run |
+| `n` | new run: task (preset, task or `gym:<EnvId>`; `→` completes), population, generations, ... |
+| | workers, seed, name, threads, `--set key=value` overrides |
+| `N` | new run from the selected run's configuration (the form, pre-filled) |
+| `l` (or `L`) | log: why the run failed (error event, `engine.log` with the traceback, launch log) |
 | `p` / `c` | pause / continue (running / paused runs) |
 | `s` | stop gracefully: checkpoint, then exit; resumable |
 | `K` | kill the engine (asks; the last checkpoint stays) |
 | `r` | resume a stopped or crashed run |
-| `d` | delete the run folder (asks, default no; not while running) |
+| `d` | delete the run folder (asks, default no; on a running run it says to stop it first) |
+| `t` | notes and tags of the run (kept in the run's `notes.json`) |
+| `R` / `A` | rename / archive (to the runs folder's `.archive/`) a run that is not running |
+| `/` | filter: words match name, task, state, tags, notes; `state:crashed`, `task:gym`, `tag:x`, `#x` |
+| `S` | sort: newest first, last updated, best, name, task, state |
+| `O` | the open run views: switch to one (also in the palette: "view: NAME") |
 | `space` | mark / unmark the selected run for comparison (marked rows show the run's colour) |
 | `v` | compare the marked runs (two or more): fitness curves overlaid, a table of final numbers |
 
@@ -33,12 +42,16 @@ HELP = """\
 | `z` | maximize the focused pane (`escape` restores) |
 | `a` | Pareto axes: mean vs connections / mean vs peak |
 | `g` | network: layered drawing / list of each node's sources |
+| `y` | fitness: y range auto / from zero / log scale (when every value is positive) |
+| `l` | fitness: all generations / the last 100 / the last 1000 |
+| `x` | fitness: x as generation / evaluations / wall time |
 | arrows, `pgup`/`pgdn` | scroll the focused pane (network, table) |
 | `[` / `]` | previous / next open run |
 | `escape` / `b` | back to the run browser (the view stays open) |
 | `w` | close this run's view |
 | `e` / `f` | weight explorer on the champion / on a member of the first Pareto front (from the checkpoint) |
 | `p` `c` `s` `K` `r` | as in the browser, for this run |
+| `L` | this run's log (error event, engine output, traceback) |
 
 ## Compare runs
 | key | action |
@@ -60,7 +73,9 @@ HELP = """\
 | `ctrl+s` | save the tuned network (weight and offsets) beside the source file |
 | `escape` / `b` | close the explorer |
 
-The footer shows only the keys that apply to the selected run's state.
+The footer shows only the keys that apply to the selected run's state. When a run ends (finished,
+stopped or crashed, whoever started it) the console rings the terminal bell and says so.
+The palette's "Screenshot" saves an SVG into the run folder on screen (or the runs folder) and names it.
 Runs are separate processes: quitting the console or losing the SSH link leaves them running;
 open the console again to re-attach (the whole history is read back from `events.jsonl`).
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from textual.containers import Grid
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from .. import fmt
 from ..model import RunModel, Snapshot
 from ..widgets.curves import FitnessCurves
 from ..widgets.netgraph import NetGraph
@@ -36,6 +38,12 @@ class RunScreen(RunControls, PaneKeys, Screen):
         Binding("z", "zoom", "Zoom", id="view.zoom", tooltip="Maximize the focused pane / restore"),
         Binding("a", "pareto_axes", "Axes", id="view.axes", tooltip="Pareto: mean vs connections / vs peak"),
         Binding("g", "net_mode", "Graph/list", id="view.netmode", tooltip="Network: drawing / list of sources"),
+        Binding("y", "curves_y", "Y range", show=False, id="view.yrange",
+                tooltip="Fitness: y range auto / from zero / log scale (when all values are positive)"),
+        Binding("l", "curves_window", "Last N", show=False, id="view.window",
+                tooltip="Fitness: all generations / the last 100 / the last 1000"),
+        Binding("x", "curves_x", "X axis", show=False, id="view.xaxis",
+                tooltip="Fitness: x as generation / evaluations / wall time"),
         Binding("e", "explore", "Explore", id="view.explore", tooltip="Weight explorer on the champion"),
         Binding("f", "explore_front", "Front", show=False, id="view.explore_front",
                 tooltip="Weight explorer on a member of the first Pareto front"),
@@ -158,6 +166,15 @@ class RunScreen(RunControls, PaneKeys, Screen):
     def action_pareto_axes(self) -> None:
         self.query_one(ParetoPlot).toggle()
 
+    def action_curves_y(self) -> None:
+        self.query_one(FitnessCurves).cycle_y()
+
+    def action_curves_window(self) -> None:
+        self.query_one(FitnessCurves).cycle_window()
+
+    def action_curves_x(self) -> None:
+        self.query_one(FitnessCurves).cycle_x()
+
     def action_net_mode(self) -> None:
         net = self.query_one(NetGraph)
         net.toggle()
@@ -175,15 +192,39 @@ class RunScreen(RunControls, PaneKeys, Screen):
             self.notify(str(e), title="cannot explore", severity="error")
             return
         gen = f" gen {snap.champion_gen}" if snap.champion_gen is not None else ""
-        self.app.push_screen(ExplorerScreen(ex, ascii=self.ascii, title=f"{self.run.name} champion{gen}"))
+        start, note = self.best_start(snap)
+        self.app.push_screen(ExplorerScreen(ex, ascii=self.ascii, title=f"{self.run.name} champion{gen}",
+                                            start_weight=start, start_note=note))
+
+    def best_start(self, snap: Snapshot) -> tuple[float | None, str]:
+        """The shared weight the run marks as the champion's best, and a note saying over how many episodes
+        (per weight) that score was measured: the re-test's, else the search's ``alg_nReps``."""
+        from wann_engine import rundir
+
+        marked = fmt.best_weight(snap.last, snap.meta.weights)
+        if marked is None or not math.isfinite(marked[1]) or snap.last is None:
+            return None, ""
+        _, w, score = marked
+        last = snap.last
+        if last.retest_per_weight and last.retest_episodes:
+            n = max(1, last.retest_episodes // max(1, len(last.retest_per_weight)))
+            how = f"{n} re-test episodes"
+        else:
+            try:
+                how = f"{rundir.read_config(self.run).alg_nReps} episodes"
+            except rundir.RunDirError:
+                how = "the search's episodes"
+        return w, f"run's best w {w:+.2f}: {fmt.number(score)} over {how}"
 
     def action_explore_front(self) -> None:
         from wann_engine.explore import ExploreError, front_members
 
         from .front_pick import FrontPickScreen
 
+        axes = self.query_one(ParetoPlot).axes  # list the front the Pareto pane shows
+        last = self.model.snapshot(recent=2).last
         try:
-            gen, members = front_members(self.run)
+            gen, members = front_members(self.run, use_peak=axes == "peak")
         except ExploreError as e:
             self.notify(str(e), title="cannot read the front", severity="error")
             return
@@ -206,7 +247,7 @@ class RunScreen(RunControls, PaneKeys, Screen):
             self.app.push_screen(ExplorerScreen(ex, ascii=self.ascii,
                                                 title=f"{self.run.name} front #{member.index} gen {gen}"))
 
-        self.app.push_screen(FrontPickScreen(gen, members), chosen)
+        self.app.push_screen(FrontPickScreen(gen, members, axes, last.gen if last else None), chosen)
 
     def action_cycle(self, step: int) -> None:
         self.tui.cycle_run(self.run, step)
@@ -217,6 +258,9 @@ class RunScreen(RunControls, PaneKeys, Screen):
     def commands(self) -> list[tuple[str, str, str]]:
         name = self.run.name
         out = [("view: pareto axes", "Switch the Pareto x axis (connections / peak)", "pareto_axes"),
+               ("view: fitness y range", "Fitness curves: auto / from zero / log scale", "curves_y"),
+               ("view: fitness window", "Fitness curves: all / last 100 / last 1000 generations", "curves_window"),
+               ("view: fitness x axis", "Fitness curves: generation / evaluations / wall time", "curves_x"),
                ("view: network graph/list", "Switch the network pane between drawing and list", "net_mode"),
                ("view: zoom pane", "Maximize the focused pane / restore", "zoom"),
                ("view: explore champion", "Weight explorer: slider, playback, per-connection offsets", "explore"),

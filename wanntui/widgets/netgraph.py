@@ -34,12 +34,17 @@ def to_text(g: GraphText) -> Text:
 
 
 class NetGraph(ScrollableContainer):
-    """``g`` switches between the layered drawing and the per-node list; arrows/page keys scroll."""
+    """``g`` switches between the layered drawing and the per-node list; arrows/page keys scroll.
+
+    The drawing is first narrowed to the pane's width (``layout_network(max_width=...)``) and redrawn when
+    the pane is resized (maximized); only a network that does not fit even so scrolls. Scroll keys move
+    at once (not after the next refresh), so keys arriving in a burst add up."""
 
     BORDER_TITLE = "3 Champion network"
     ALLOW_MAXIMIZE = True
     HELP = "The best network so far. Columns are layers (longest path from the inputs); hidden nodes show " \
            "their activation, outputs name:activation; unused inputs are dim and listed on the first line. " \
+           "Wider networks are narrowed to fit (closer tracks, then shorter names) before they scroll. " \
            "Press g for a list of each node's sources; arrows scroll; z maximizes."
 
     def __init__(self, ascii: bool = False, **kw) -> None:
@@ -48,6 +53,8 @@ class NetGraph(ScrollableContainer):
         self.mode = "graph"
         self.graph: GraphText | None = None
         self._key: tuple | None = None
+        self._snap: Snapshot | None = None
+        self.fit_width: int | None = None  # the width the drawing was last fitted to
         self.body = Static("waiting for a champion", id="net-text", expand=False, shrink=False)
 
     def compose(self) -> ComposeResult:
@@ -57,14 +64,55 @@ class NetGraph(ScrollableContainer):
         self.mode = "list" if self.mode == "graph" else "graph"
         self._key = None
 
+    # --- scrolling: at once, so that a burst of keys adds up -------------------------------------------
+    def _scroll_by(self, dx: int = 0, dy: int = 0) -> None:
+        self.scroll_to(x=self.scroll_x + dx if dx else None, y=self.scroll_y + dy if dy else None,
+                       animate=False, immediate=True)
+
+    def action_scroll_left(self) -> None:
+        self._scroll_by(dx=-1)
+
+    def action_scroll_right(self) -> None:
+        self._scroll_by(dx=1)
+
+    def action_scroll_up(self) -> None:
+        self._scroll_by(dy=-1)
+
+    def action_scroll_down(self) -> None:
+        self._scroll_by(dy=1)
+
+    def action_page_up(self) -> None:
+        self._scroll_by(dy=-max(1, self.scrollable_content_region.height))
+
+    def action_page_down(self) -> None:
+        self._scroll_by(dy=max(1, self.scrollable_content_region.height))
+
+    def action_page_left(self) -> None:
+        self._scroll_by(dx=-max(1, self.scrollable_content_region.width))
+
+    def action_page_right(self) -> None:
+        self._scroll_by(dx=max(1, self.scrollable_content_region.width))
+
+    # --- drawing ----------------------------------------------------------------------------------------
+    def _avail_width(self) -> int | None:
+        """Columns the drawing may use without scrolling (a vertical scrollbar may take one); None before
+        the pane has a size."""
+        return max(8, self.content_size.width - 1) if self.content_size.width else None
+
+    def on_resize(self) -> None:
+        if self._snap is not None and self.mode == "graph" and self._avail_width() != self.fit_width:
+            self.show(self._snap)
+
     def show(self, snap: Snapshot) -> None:
         """Draw the snapshot's champion (or the run's ``champion.json`` when its events carry none); the
         genome is read, checked, expressed and laid out in a worker thread, never on the UI thread."""
+        self._snap = snap
         champ, source = snap.champion, f"generation {snap.champion_gen}"
         from_file = champ is None and bool(snap.n_generations) and (snap.path / "champion.json").is_file()
         if from_file:
             source = "champion.json"
-        key = (snap.champ_version, source, self.mode, snap.meta.input_names, snap.meta.output_names)
+        width = self._avail_width() if self.mode == "graph" else None
+        key = (snap.champ_version, source, self.mode, snap.meta.input_names, snap.meta.output_names, width)
         if key == self._key:
             return
         self._key = key
@@ -74,12 +122,13 @@ class NetGraph(ScrollableContainer):
             self.graph = None
             return
         names = (tuple(snap.meta.input_names), tuple(snap.meta.output_names))
+        self.fit_width = width
         self._draw(key, champ, snap.path / "champion.json" if from_file else None, names,
-                   snap.meta.keep_disabled_hidden, source)
+                   snap.meta.keep_disabled_hidden, source, width)
 
     @work(thread=True, exclusive=True, group="netgraph", exit_on_error=False)
     def _draw(self, key: tuple, champ: Any, file: Path | None, names: tuple[tuple[str, ...], tuple[str, ...]],
-              keep: bool, source: str) -> None:
+              keep: bool, source: str, width: int | None = None) -> None:
         from wann_engine.netfile import NetworkFileError, genome_from_dict, open_network
         from wann_engine.tasks import TaskError
 
@@ -92,7 +141,7 @@ class NetGraph(ScrollableContainer):
                 genome = genome_from_dict(champ)
             net = genome.network(keep)
             if self.mode == "graph":
-                graph = layout_network(net, *names, ascii=self.ascii)
+                graph = layout_network(net, *names, ascii=self.ascii, max_width=width)
             else:
                 graph = list_network(net, *names)
             body: Text | str = to_text(graph)
@@ -105,4 +154,5 @@ class NetGraph(ScrollableContainer):
             return
         self.graph = graph
         self.body.update(body)
-        self.border_subtitle = f"{self.mode}  from {source}" if graph is not None else ""
+        compact = "  narrowed" if graph is not None and graph.compact else ""
+        self.border_subtitle = f"{self.mode}{compact}  from {source}" if graph is not None else ""

@@ -42,9 +42,10 @@ class ParetoPlot(Plot):
         self._snap = snap
         p = self.plt
         p.clear_data()
+        p.clear_figure()
         p.title("")
         xlabel, front_key, _ = AXES[self.axes]
-        last = snap.last
+        last = snap.population if snap.population is not None else snap.last  # (population: every few s)
         obj = last.objectives if last else np.zeros((0, 3))
         damaged = last.damage("objectives", front_key) if last else None  # (a damaged field reads as empty)
         if last is None or len(obj) == 0:
@@ -63,16 +64,18 @@ class ParetoPlot(Plot):
         ok = plottable(x, y)
         rest, front = ok & ~on_front, ok & on_front
         plain = self.plain_markers
-        label = self.size.height >= 14
+        dot, big = (".", "@") if plain else ("•", "●")
         if rest.any():
-            p.scatter(x[rest].tolist(), y[rest].tolist(), marker="." if plain else "•", color="blue",
-                      label="population" if label else None)
+            p.scatter(x[rest].tolist(), y[rest].tolist(), marker=dot, color="blue")
         if front.any():
             order = np.argsort(x[front])
-            p.scatter(x[front][order].tolist(), y[front][order].tolist(), marker="@" if plain else "●",
-                      color="red", label="front" if label else None)
+            p.scatter(x[front][order].tolist(), y[front][order].tolist(), marker=big, color="red")
+        if self.axes == "conns" and ok.any():  # connections are counted: integer ticks only
+            self.int_xticks(float(x[ok].min()), float(x[ok].max()))
         p.xlabel(xlabel)
         p.ylabel("mean")
+        # the legend sits on the border, never over the points
         self.border_subtitle = f"gen {last.gen}  " + (f"damaged: {damaged}" if damaged else
-                                                      f"front {self.front_size}/{len(obj)}")
+                                                      f"[blue]{dot}[/]pop [red]{big}[/]front "
+                                                      f"{self.front_size}/{len(obj)}")
         self.refresh()

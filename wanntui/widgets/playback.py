@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from wann_engine.tasks import Frame
+from wann_engine.tasks.carracing import CarFrame
 from wann_engine.tasks.gym_task import WalkerFrame
 from wann_engine.tasks.swingup_task import CartFrame
 
@@ -75,6 +76,8 @@ class PlaybackView(Static):
         elif isinstance(f, WalkerFrame):
             body = scene_text.walker(f.polygons, f.terrain, f.hull_x, w, h - 2, self.ascii)
             body.append(f"hull x {f.hull_x:.2f}  outputs " + " ".join(f"{a:+.2f}" for a in f.action))
+        elif isinstance(f, CarFrame):
+            body = self._racing(f, w, h - 1)
         else:
             body = self._traces(w, h - 1)
         self.lines = [self.header(), *body]
@@ -98,6 +101,24 @@ class PlaybackView(Static):
         if len(rows) > h:
             out[-1] = f"... {len(rows) - h + 1} more (maximize the pane)"
         return out
+
+    def _racing(self, f: CarFrame, w: int, h: int) -> list[str]:
+        """The track and car on the left; the latent inputs, outputs and reward as sparklines on the right;
+        the applied steer, gas and brake below."""
+        pic_w = max(10, min(w // 2, 2 * h + 8, w - 16))
+        pic = scene_text.racetrack(f.image, pic_w, h - 1, self.ascii)
+        tw = w - pic_w - 1
+        z = np.array(self.obs_hist)
+        rows = [(self._label(self.in_names, i, "z"), z[:, i]) for i in range(z.shape[1])]
+        rows.append(("rew", np.array(self.rew_hist)))
+        traces = [f"{n[:4]:<4}{v[-1]:+6.2f} " + scene_text.sparkline(v, tw - 11, self.ascii) for n, v in rows]
+        if len(traces) > h - 1:
+            traces = traces[: h - 2] + [f"... {len(traces) - h + 2} more"]
+        body = [f"{pic[i] if i < len(pic) else ' ' * pic_w} {traces[i] if i < len(traces) else ''}"
+                for i in range(h - 1)]
+        s, g, b = f.controls
+        body.append(f"steer {s:+.2f}  gas {g:.2f}  brake {b:.2f}")
+        return body
 
     @staticmethod
     def _label(names: tuple[str, ...], i: int, prefix: str) -> str:

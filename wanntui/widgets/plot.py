@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 
 import numpy as np
 from rich.text import Text
@@ -14,6 +16,8 @@ from ..netgraph_text import ASCII_TABLE
 #: The largest magnitude plotext can draw: its tick arithmetic overflows on values near the float limit
 #: (1e308 raises inside ``build``), so larger values are left out as if they were not finite.
 MAX_PLOTTABLE = 1e300
+#: SGR escape sequences (plotext's colours, including its 256-colour greys for axes and ticks)
+SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def plottable(*arrays: np.ndarray) -> np.ndarray:
@@ -53,4 +57,37 @@ class Plot(PlotextPlot):
         self.builds += 1
         if self.ascii:
             out = out.translate(ASCII_TABLE)
+        if self.mono:  # NO_COLOR: no colour at all (markers tell the series apart)
+            return Text(SGR.sub("", out), no_wrap=True)
         return Text.from_ansi(out, no_wrap=True)
+
+    def int_xticks(self, lo: float, hi: float, label: Callable[[int], str] = str) -> None:
+        """Integer ticks on the x axis over [lo, hi] (a single value gets one tick, centred)."""
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            return
+        if hi - lo < 1:
+            lo, hi = float(np.floor(lo)) - 1, float(np.ceil(hi)) + 1
+            self.plt.xlim(lo, hi)
+        ticks = int_ticks(lo, hi, max(2, (self.size.width - 12) // 12))
+        if ticks:
+            self.plt.xticks(ticks, [label(t) for t in ticks])
+
+
+
+def int_ticks(lo: float, hi: float, n: int) -> list[int]:
+    """Round integer ticks (steps of 1, 2 or 5 times a power of ten) within [lo, hi], as many as fit in
+    ``n + 1`` (at least 2 when the range holds two integers), for axes that count things (generations,
+    connections, evaluations): never a fractional tick."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return []
+    lo_i, hi_i = int(np.ceil(lo)), int(np.floor(hi))
+    if hi_i < lo_i:
+        return []
+    step, base = 1, 1
+    while True:
+        for m in (1, 2, 5):
+            step = m * base
+            if hi_i // step - -(-lo_i // step) + 1 <= max(2, n + 1):
+                first = -(-lo_i // step) * step
+                return list(range(first, hi_i + 1, step))
+        base *= 10

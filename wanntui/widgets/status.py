@@ -64,6 +64,12 @@ class StatusBar(Static):
                     text.append(short + ("" if short == "w" else " "), style="dim")
                 value = value.removesuffix(" ago") if tight else value
                 text.append(_coarse(value) if compact else value)
+        prog = snap.progress  # within a long generation: episodes done so far
+        if prog is not None:
+            text.append(sep, style="dim")
+            what = "retest" if prog.phase == "retest" else "gen"
+            text.append(f"{what} {prog.gen} " if not compact else "", style="dim")
+            text.append(f"{prog.done}/{prog.total} ep")
         if snap.error:
             text.append(sep, style="dim")
             text.append(f"error: {snap.error}", style="bold red")

@@ -44,8 +44,8 @@ class WeightTable(DataTable):
             weights = [math.nan] * max(len(champ), len(pop))
         rows = [(w, champ[i] if i < len(champ) else math.nan, pop[i] if i < len(pop) else math.nan)
                 for i, w in enumerate(weights)]
-        finite = [(c, i) for i, (_, c, _) in enumerate(rows) if math.isfinite(c)]
-        best = max(finite)[1] if finite else None
+        marked = fmt.best_weight(last, tuple(weights))
+        best = marked[0] if marked is not None else None
         if len(rows) != self.row_count:
             self.clear()
             self._shown = {}
