@@ -11,6 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SWING_OUT = ROOT / "tests" / "data" / "swing.out"  # the paper's swing-up champion, original format
+#: event fields that measure wall time: two runs of the same generations differ only in these
+TIMING = frozenset({"t", "elapsed", "gen_time", "eval_time", "evals_per_s", "episodes_per_s", "env_steps_per_s"})
 
 
 def engine(*args: str, check: bool = False, timeout: float = 120, **kw) -> subprocess.CompletedProcess:

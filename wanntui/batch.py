@@ -192,13 +192,13 @@ def run_batch(opts: BatchOptions, stdout: IO[bytes] | None = None, console: Cons
     seen_before = model.n_events  # (the engine refusing to start writes nothing more)
     prog = _Progress(console, opts.progress)
     log = tempfile.TemporaryFile()
-    try:
-        proc = control.spawn(args, log)
-    except OSError as e:
-        prog.close()
-        raise BatchError(f"cannot start the engine: {e}") from None
     interrupted = seen = 0
-    with _Interrupts() as intr:
+    with _Interrupts() as intr:  # before the spawn: a Ctrl-C from here on stops the engine it starts
+        try:
+            proc = control.spawn(args, log)
+        except OSError as e:
+            prog.close()
+            raise BatchError(f"cannot start the engine: {e}") from None
         try:
             while True:
                 done = proc.poll() is not None
@@ -288,7 +288,11 @@ def exit_codes_help() -> str:
 def main_batch(opts: BatchOptions) -> int:
     """Run the batch mode, mapping bad input to one line on stderr and exit code 2."""
     try:
-        return int(run_batch(opts))
+        try:
+            return int(run_batch(opts))
+        except KeyboardInterrupt:  # before any engine was started
+            print("wann-tui: interrupted", file=sys.stderr)
+            return Exit.INTERRUPTED
     except BatchError as e:
         print(f"wann-tui: error: {e}", file=sys.stderr)
         return int(Exit.USAGE)

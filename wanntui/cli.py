@@ -5,6 +5,8 @@ Every user error ends as one line on stderr and a non-zero exit, never a traceba
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -112,6 +114,11 @@ def explore_command(
     return tui.return_code or 0
 
 
+def _interrupted(*_: object) -> None:
+    os.write(2, b"wann-tui: interrupted\n")
+    os._exit(Exit.INTERRUPTED)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``wann-tui``: map errors to one line and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -120,11 +127,16 @@ def main(argv: list[str] | None = None) -> None:
         # the subcommand, possibly after the one option both commands share: wann-tui --ascii explore FILE
         k = args.index("explore")
         target, prog, args = explore_app, "wann-tui explore", args[:k] + args[k + 1:]
+    if "--batch" in args and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        # until the batch run's own handlers take over (they stop the engine it starts), a Ctrl-C ends
+        # the program with a word; the console and the explorer read Ctrl-C as a key instead
+        signal.signal(signal.SIGINT, _interrupted)
     try:
         rv = target(args=args, standalone_mode=False, prog_name=prog)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):  # click turns a Ctrl-C before the run's own handler into Abort
+        print("wann-tui: interrupted", file=sys.stderr)
         sys.exit(Exit.INTERRUPTED)
     except typer.TyperException as e:
         print(f"wann-tui: error: {e.format_message()}", file=sys.stderr)
@@ -132,8 +144,6 @@ def main(argv: list[str] | None = None) -> None:
     except (UsageError, BatchError) as e:
         print(f"wann-tui: error: {e}", file=sys.stderr)
         sys.exit(Exit.USAGE)
-    except KeyboardInterrupt:
-        sys.exit(Exit.INTERRUPTED)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

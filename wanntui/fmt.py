@@ -110,12 +110,13 @@ def best_weight(last: Generation | None, weights: tuple[float, ...]) -> tuple[in
 
 
 def status_fields(snap: Snapshot, state: str, now: float) -> list[tuple[str, str]]:
-    """The status bar of a run, as (label, value) pairs."""
+    """The status bar of a run, as (label, value) pairs. ETA only while the run goes on (or "done"): for
+    a paused, stopped or crashed run it would only repeat the state."""
     m = snap.meta
     total = m.total or "?"
     elapsed = snap.last.elapsed if snap.last else None
     workers = f"{m.workers}" + (f"x{m.threads}t" if m.threads else "")
-    return [
+    fields = [
         ("state", state),
         ("gen", f"{snap.gen_done}/{total}"),
         ("best", best_text(snap.last)),
@@ -126,6 +127,7 @@ def status_fields(snap: Snapshot, state: str, now: float) -> list[tuple[str, str
         ("workers", workers),
         ("ckpt", age(snap.checkpoint_t, now)),
     ]
+    return [f for f in fields if f[0] != "ETA" or state in ("running", "starting", "finished")]
 
 
 def locale_is_utf8(env: Mapping[str, str] | None = None) -> bool:

@@ -25,7 +25,7 @@ import numpy as np
 from ..config import STANDARD_WEIGHTS
 from ..genome import Genome, Network
 from ..netpack import PackedNets, pack, weighted_outputs
-from . import Scores, TaskBase, TaskError
+from . import Scores, TaskBase, TaskError, classify_f32
 from .classify_data import (  # noqa: F401 - the data API, re-exported for callers of this module
     BATCH,
     MNIST_ENV,
@@ -48,7 +48,6 @@ from .classify_kernels import (  # noqa: F401
     LOGIT_CLIP,
     LOGP_NAN,
     batch_inputs,
-    mean_logp_f32,
     outputs,
     predictions,
     softmax,
@@ -228,8 +227,8 @@ class ClassifyTask(TaskBase):
 
     @staticmethod
     def _run(packed: PackedNets, xs, yb, weights, lo, hi, returns) -> None:
-        mean_logp_f32(packed.node_off, packed.ptr, packed.idx, packed.act, packed.n_in, packed.n_out, xs, yb,
-                      weights, CHUNK, lo, hi, returns)
+        classify_f32.mean_logp(packed.node_off, packed.ptr, packed.idx, packed.act, packed.n_in, packed.n_out, xs,
+                               yb, weights, CHUNK, lo, hi, returns)
 
     def accuracy(self, net: Network | Genome, weights: Any = STANDARD_WEIGHTS, split: str = "test") -> Accuracy:
         return accuracy(net, self.name, weights, split, self.data_dir)

@@ -1,11 +1,11 @@
-"""Single-precision activations for the classification tasks' population pass.
+"""Single-precision activations and the classification tasks' float32 population pass.
 
-``classify_kernels._mean_logp_shared`` given float32 inputs keeps node values, inputs and weights in
-float32 (twice the lanes per vector instruction, half the memory traffic of float64) and activates them
-with ``activate_lanes`` here; the log-softmax and the mean over the batch stay float64. The activations
-are the kernel math of ``kmath`` at single precision: polynomials economised to float32 accuracy
-(sin/cos degree 5 in y^2, exp degree 6; ``kmath.economized`` gives them, a test checks), evaluated
-with fused multiply-adds. Absolute error below 2e-7 on [-40, 40].
+``mean_logp`` is the population pass of ``classify_kernels`` built with ``activate_lanes`` here: node
+values, inputs and weights are float32 (twice the lanes per vector instruction, half the memory traffic
+of float64); the log-softmax and the mean over the batch stay float64. The activations are the kernel
+math of ``kmath`` at single precision: polynomials economised to float32 accuracy (sin/cos degree 5 in
+y^2, exp degree 6; ``kmath.economized`` gives them, a test checks), evaluated with fused multiply-adds.
+Absolute error below 2e-7 on [-40, 40].
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import numba
 import numpy as np
 from numba.core import types
 from numba.extending import intrinsic
+
+from .classify_kernels import _population_pass
 
 F0, F1, F2, FHALF = np.float32(0.0), np.float32(1.0), np.float32(2.0), np.float32(0.5)
 PI = np.float32(np.pi)
@@ -173,3 +175,6 @@ def activate_lanes(a, acc, w, out, m):
     else:
         for i in range(m):
             out[i] = acc[i] * w[i]
+
+
+_forward, mean_logp = _population_pass(activate_lanes)

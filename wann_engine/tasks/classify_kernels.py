@@ -11,7 +11,6 @@ import numpy as np
 from ..genome import Network
 from ..kmath import exp
 from ..netpack import activate_lanes, forward_lanes, pack
-from . import classify_f32
 from .classify_data import N_CLASSES
 
 CHUNK = 128  # images per lane block in the kernels (lanes = weights x CHUNK)
@@ -222,8 +221,8 @@ def _population_pass(activate):
     return forward, mean_logp
 
 
-_forward_shared_inputs, _mean_logp_shared = _population_pass(activate_lanes)  # float64: the reference
-_forward_f32, mean_logp_f32 = _population_pass(classify_f32.activate_lanes)  # the search's pass
+# float64, the reference; ``classify_f32.mean_logp`` is the search's float32 pass
+_forward_shared_inputs, _mean_logp_shared = _population_pass(activate_lanes)
 
 
 def batch_inputs(X: np.ndarray, y: np.ndarray, batches: np.ndarray,

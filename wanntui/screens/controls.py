@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 
 from .base import TuiScreen
 
@@ -30,6 +30,14 @@ CONTROL_BINDINGS = [
 ]
 #: the browser's own log key
 LOG_BINDING = Binding("l", "log", "Log", id="run.log", tooltip="The engine's output, its error event and traceback")
+
+
+def controls_first(bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
+    """``bindings`` (a screen's active bindings, in footer order) with the run-control keys that apply
+    moved to the front: the footer is cut at the terminal's right edge (80 columns), and pause / continue
+    / stop / kill / resume must stay on it while view keys give way."""
+    first = {k: b for k, b in bindings.items() if b.binding.action in APPLIES}
+    return {**first, **{k: b for k, b in bindings.items() if k not in first}}
 
 
 class RunControls(TuiScreen):

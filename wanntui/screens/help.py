@@ -73,7 +73,8 @@ HELP = """\
 | `ctrl+s` | save the tuned network (weight and offsets) beside the source file |
 | `escape` / `b` | close the explorer |
 
-The footer shows only the keys that apply to the selected run's state. When a run ends (finished,
+The footer shows only the keys that apply to the selected run's state, run controls first; a pane's own keys
+(`y l x`, `a`, `g`) show while that pane is focused and work from any pane. When a run ends (finished,
 stopped or crashed, whoever started it) the console rings the terminal bell and says so.
 The palette's "Screenshot" saves an SVG into the run folder on screen (or the runs folder) and names it.
 Runs are separate processes: quitting the console or losing the SSH link leaves them running;

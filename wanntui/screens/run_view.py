@@ -7,19 +7,20 @@ import time
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Grid
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from .. import fmt
 from ..model import RunModel, Snapshot
+from ..runs import DIED
 from ..widgets.curves import FitnessCurves
 from ..widgets.netgraph import NetGraph
 from ..widgets.pareto import ParetoPlot
 from ..widgets.status import StatusBar
 from ..widgets.weights import WeightTable
-from .controls import CONTROL_BINDINGS, RunControls
+from .controls import CONTROL_BINDINGS, RunControls, controls_first
 from .panes import PaneKeys
 
 #: the plots, the network and the table (generation-level, costly to draw) are redrawn at most this
@@ -36,8 +37,12 @@ class RunScreen(RunControls, PaneKeys, Screen):
         Binding("3", "focus_pane('net')", "Network", show=False, id="view.focus3"),
         Binding("4", "focus_pane('weights')", "Weights", show=False, id="view.focus4"),
         Binding("z", "zoom", "Zoom", id="view.zoom", tooltip="Maximize the focused pane / restore"),
-        Binding("a", "pareto_axes", "Axes", id="view.axes", tooltip="Pareto: mean vs connections / vs peak"),
-        Binding("g", "net_mode", "Graph/list", id="view.netmode", tooltip="Network: drawing / list of sources"),
+        # pane keys: in the footer only while their pane is focused (the panes bind them too), so that the
+        # run-control keys fit at 80 columns; they work from any pane
+        Binding("a", "pareto_axes", "Axes", show=False, id="view.axes",
+                tooltip="Pareto: mean vs connections / vs peak"),
+        Binding("g", "net_mode", "Graph/list", show=False, id="view.netmode",
+                tooltip="Network: drawing / list of sources"),
         Binding("y", "curves_y", "Y range", show=False, id="view.yrange",
                 tooltip="Fitness: y range auto / from zero / log scale (when all values are positive)"),
         Binding("l", "curves_window", "Last N", show=False, id="view.window",
@@ -78,6 +83,11 @@ class RunScreen(RunControls, PaneKeys, Screen):
             yield WeightTable(ascii=self.ascii, id="weights", classes="pane")
         yield Footer()
 
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The footer's keys, run controls first (see :func:`controls_first`)."""
+        return controls_first(super().active_bindings)
+
     def on_mount(self) -> None:
         self.sub_title = self.run.name
         self._ready = True
@@ -105,7 +115,23 @@ class RunScreen(RunControls, PaneKeys, Screen):
         self._render_timer = None
         self.refresh_view()
 
+    def empty_texts(self, snap: Snapshot, state: str) -> tuple[str, str, str]:
+        """What the plots, the network pane and the table's subtitle say while the run has no generation:
+        waiting for one, or (a run that ended) that none was completed and why."""
+        if snap.last is not None or state in ("running", "starting", "paused", ""):
+            return "waiting for the first generation", "waiting for a champion", "waiting"
+        why = state
+        if state == "crashed":
+            row = self.tui.run_rows.get(self.run)
+            why = f"crashed: {snap.error or (row.note if row is not None and row.note else DIED)}"
+        return f"no generation was completed ({why})", "no generation was completed", "no generation"
+
     def _draw_plots(self, snap: Snapshot) -> None:
+        plots, net, table = self.empty_texts(snap, self.tui.state_of(self.run) or "starting")
+        self.query_one(FitnessCurves).empty_text = plots
+        self.query_one(ParetoPlot).empty_text = plots
+        self.query_one(NetGraph).empty_text = net
+        self.query_one(WeightTable).empty_text = table
         self.query_one(FitnessCurves).show(snap)
         self.query_one(ParetoPlot).show(snap)
         self.query_one(NetGraph).show(snap)
@@ -125,7 +151,8 @@ class RunScreen(RunControls, PaneKeys, Screen):
         now = time.time()
         state = self.tui.state_of(self.run) or "starting"
         changed = self.model.version != self._drawn
-        if changed or force:
+        if changed or force or (state != self._state and self.model.last is None):  # a run without a
+            # generation ended: the panes say why none came
             snap = self.model.snapshot()
             self._drawn = snap.version
             mono = time.monotonic()
@@ -181,11 +208,16 @@ class RunScreen(RunControls, PaneKeys, Screen):
         net.show(self.model.snapshot())
 
     def action_explore(self) -> None:
+        from wann_engine import rundir
         from wann_engine.explore import ExploreError, open_run
 
         from .explorer import ExplorerScreen
 
         snap = self.model.snapshot(recent=2)
+        if snap.champion is None and not (self.run / rundir.CHAMPION_JSON).is_file():
+            self.notify("no champion yet: the run has not completed a generation" if snap.last is None else
+                        f"no champion yet: the run has not written {rundir.CHAMPION_JSON}", severity="warning")
+            return
         try:
             ex = open_run(self.run, snap.champion)
         except ExploreError as e:
@@ -223,6 +255,9 @@ class RunScreen(RunControls, PaneKeys, Screen):
 
         axes = self.query_one(ParetoPlot).axes  # list the front the Pareto pane shows
         last = self.model.snapshot(recent=2).last
+        if last is None:
+            self.notify("no front yet: the run has not completed a generation", severity="warning")
+            return
         try:
             gen, members = front_members(self.run, use_peak=axes == "peak")
         except ExploreError as e:
@@ -247,7 +282,7 @@ class RunScreen(RunControls, PaneKeys, Screen):
             self.app.push_screen(ExplorerScreen(ex, ascii=self.ascii,
                                                 title=f"{self.run.name} front #{member.index} gen {gen}"))
 
-        self.app.push_screen(FrontPickScreen(gen, members, axes, last.gen if last else None), chosen)
+        self.app.push_screen(FrontPickScreen(gen, members, axes, last.gen), chosen)
 
     def action_cycle(self, step: int) -> None:
         self.tui.cycle_run(self.run, step)

@@ -117,9 +117,8 @@ class FitnessCurves(Plot):
             rows = rows[rows[:, C["gen"]] > rows[-1, C["gen"]] - self.window]
         rows = bucket_rows(rows, max(16, 2 * max(self.size.width - 8, 8)))
         self.points = len(rows)
-        if len(rows) == 0:
-            p.title("waiting for the first generation")
-        else:
+        self.message = "" if len(rows) else self.empty_text
+        if len(rows):
             col, xlabel = X_MODES[self.x_mode]
             if col == "gen":
                 x = (rows[:, C["gen_lo"]] + rows[:, C["gen"]]) / 2  # a merged span sits at its middle

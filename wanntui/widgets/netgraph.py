@@ -8,6 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
@@ -41,6 +42,9 @@ class NetGraph(ScrollableContainer):
     at once (not after the next refresh), so keys arriving in a burst add up."""
 
     BORDER_TITLE = "3 Champion network"
+    #: in the footer while this pane is focused (the live view's own ``g`` works from any pane)
+    BINDINGS = [Binding("g", "screen.net_mode", "Graph/list", id="net.mode",
+                        tooltip="Network: drawing / list of sources")]
     ALLOW_MAXIMIZE = True
     HELP = "The best network so far. Columns are layers (longest path from the inputs); hidden nodes show " \
            "their activation, outputs name:activation; unused inputs are dim and listed on the first line. " \
@@ -55,7 +59,9 @@ class NetGraph(ScrollableContainer):
         self._key: tuple | None = None
         self._snap: Snapshot | None = None
         self.fit_width: int | None = None  # the width the drawing was last fitted to
-        self.body = Static("waiting for a champion", id="net-text", expand=False, shrink=False)
+        #: what the pane says while there is no champion; the live view says why none came
+        self.empty_text = "waiting for a champion"
+        self.body = Static(self.empty_text, id="net-text", expand=False, shrink=False)
 
     def compose(self) -> ComposeResult:
         yield self.body
@@ -112,12 +118,13 @@ class NetGraph(ScrollableContainer):
         if from_file:
             source = "champion.json"
         width = self._avail_width() if self.mode == "graph" else None
-        key = (snap.champ_version, source, self.mode, snap.meta.input_names, snap.meta.output_names, width)
+        key = (snap.champ_version, source, self.mode, snap.meta.input_names, snap.meta.output_names, width,
+               self.empty_text)
         if key == self._key:
             return
         self._key = key
         if champ is None and not from_file:
-            self.body.update("waiting for a champion")
+            self.body.update(self.empty_text)
             self.border_subtitle = ""
             self.graph = None
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from textual.binding import Binding
 from textual.reactive import reactive
 
 from ..model import Snapshot
@@ -18,6 +19,9 @@ class ParetoPlot(Plot):
     """``a`` switches the x axis between connection count and peak fitness."""
 
     BORDER_TITLE = "2 Pareto: mean vs connections"
+    #: in the footer while this pane is focused (the live view's own ``a`` works from any pane)
+    BINDINGS = [Binding("a", "screen.pareto_axes", "Axes", id="pareto.axes",
+                        tooltip="Pareto: mean vs connections / vs peak")]
     HELP = "Each point is one individual of the current population; the first non-dominated front is " \
            "highlighted. Press a to switch the x axis between connections and peak fitness."
 
@@ -49,13 +53,15 @@ class ParetoPlot(Plot):
         obj = last.objectives if last else np.zeros((0, 3))
         damaged = last.damage("objectives", front_key) if last else None  # (a damaged field reads as empty)
         if last is None or len(obj) == 0:
-            p.title(f"generation {last.gen}: damaged field, not shown" if last and damaged else
-                    "waiting for the first generation")
+            self.message = (self.empty_text if last is None else
+                            f"generation {last.gen}: damaged field, not shown" if damaged else
+                            "waiting for the first generation")
             self.front_size = 0
             self.border_subtitle = "" if last is None else f"gen {last.gen}" + (
                 f"  damaged: {damaged}" if damaged else "")
             self.refresh()
             return
+        self.message = ""
         x = obj[:, 2] if self.axes == "conns" else obj[:, 1]
         y = obj[:, 0]
         on_front = np.zeros(len(obj), dtype=bool)

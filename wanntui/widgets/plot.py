@@ -42,18 +42,33 @@ class Plot(PlotextPlot):
         self.ascii = ascii
         self.mono = bool(os.environ.get("NO_COLOR"))
         self.builds = 0
+        #: what the pane says instead of an empty plot ("" draws the plot): wrapped to the pane's width,
+        #: where a plot title would be cut
+        self.message = ""
+        #: the message for a run without a generation; the live view says why none came
+        self.empty_text = "waiting for the first generation"
 
     @property
     def plain_markers(self) -> bool:
         """Markers must tell series apart without colour (ASCII or NO_COLOR)."""
         return self.ascii or self.mono
 
+    def say(self, message: str) -> None:
+        """Show ``message`` in place of the plot."""
+        self.message = message
+        self.refresh()
+
     def render(self) -> RenderResult:
+        if self.message:
+            return Text(self.message, justify="center")
         w, h = self.size.width, self.size.height
         self._plot.plotsize(w, h)
         self._plot._set_size(w, h)
         self._plot.theme(self._get_plotext_theme_name(self.app.theme))
-        out = self._plot.build()
+        try:
+            out = self._plot.build()
+        except (ArithmeticError, ValueError, IndexError):  # plotext's tick arithmetic on degenerate ranges
+            return Text("cannot draw these values (range too large or too narrow)", justify="center")
         self.builds += 1
         if self.ascii:
             out = out.translate(ASCII_TABLE)
@@ -67,6 +82,8 @@ class Plot(PlotextPlot):
             return
         if hi - lo < 1:
             lo, hi = float(np.floor(lo)) - 1, float(np.ceil(hi)) + 1
+            if not hi > lo:  # past 2**53 adding 1 changes nothing
+                return
             self.plt.xlim(lo, hi)
         ticks = int_ticks(lo, hi, max(2, (self.size.width - 12) // 12))
         if ticks:

@@ -18,6 +18,9 @@ STATE_STYLES = {"running": "bold green", "paused": "bold yellow", "stopped": "bo
 #: shorter labels when the full line does not fit (80x24 keeps the bar on one line)
 COMPACT = {"gen": "gen", "evals/s": "ev/s", "steps/s": "st/s", "elapsed": "", "workers": "w", "ckpt": "ckpt"}
 
+#: fields left out, last, when even the compact line does not fit
+DROPPED = ("steps/s", "elapsed")
+
 
 def _coarse(value: str) -> str:
     """3m05s -> 3m, 2h07m stays: compact durations drop seconds once minutes show."""
@@ -38,20 +41,29 @@ class StatusBar(Static):
     def show(self, snap: Snapshot, state: str, now: float) -> None:
         self.fields = status_fields(snap, state, now)
         width = self.app.size.width - 2
-        for level in (0, 1, 2):  # full, tight separators, short labels and coarse times
-            text = self._build(snap, tight=level >= 1, compact=level == 2)
+        # full, tight separators, short labels and coarse times, then without steps/s and elapsed time
+        for level in (0, 1, 2, 3):
+            text = self._build(snap, tight=level >= 1, compact=level >= 2, drop=DROPPED if level == 3 else ())
             if width <= 0 or len(text.plain) <= width:
                 break
+        else:  # still too long (an error message): cut its end, the bar stays on one line
+            if self.ascii:
+                text.truncate(width - 1)
+                text.append("~")
+            else:
+                text.truncate(width, overflow="ellipsis")
         if text.plain != self.text:
             self.text = text.plain
             self.update(text)
 
-    def _build(self, snap: Snapshot, tight: bool, compact: bool) -> Text:
+    def _build(self, snap: Snapshot, tight: bool, compact: bool, drop: tuple[str, ...] = ()) -> Text:
         sep = ("|" if tight else " | ") if self.ascii else ("│" if tight else " │ ")
         text = Text(no_wrap=False, overflow="fold")
         name = snap.meta.name or snap.path.name
         text.append(name[:18] + ("~" if len(name) > 18 else "") if compact else name, style="bold")
         for label, value in self.fields:
+            if label in drop:
+                continue
             text.append(sep, style="dim")
             if label == "state":
                 text.append(value, style=STATE_STYLES.get(value, ""))

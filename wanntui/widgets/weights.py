@@ -30,6 +30,8 @@ class WeightTable(DataTable):
         self.best_index: int | None = None
         self.values: list[tuple[float, float, float]] = []
         self._shown: dict[tuple[int, str], tuple[str, str]] = {}
+        #: the subtitle while the run has no generation (no rows are shown then); the live view says why
+        self.empty_text = "waiting"
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -40,7 +42,9 @@ class WeightTable(DataTable):
         last = snap.last
         champ = list(last.retest_per_weight or last.best_per_weight) if last else []
         pop = list(last.pop_best_per_weight) if last else []
-        if not weights:
+        if last is None:  # no scores yet: no rows (never a column of "nan")
+            weights = []
+        elif not weights:
             weights = [math.nan] * max(len(champ), len(pop))
         rows = [(w, champ[i] if i < len(champ) else math.nan, pop[i] if i < len(pop) else math.nan)
                 for i, w in enumerate(weights)]
@@ -64,7 +68,7 @@ class WeightTable(DataTable):
         self.best_index = best
         self.values = rows
         damaged = last.damage(*PER_WEIGHT) if last is not None else None
-        self.border_subtitle = "waiting" if last is None else f"gen {last.gen}" + (
+        self.border_subtitle = self.empty_text if last is None else f"gen {last.gen}" + (
             f"  damaged: {damaged}" if damaged else "")
 
     def cell_text(self, row: int, column: str) -> str:

@@ -20,7 +20,7 @@ from wann_engine.netfile import genome_from_matrix, read_any
 from wann_engine.protocol import save_tuned
 from wann_engine.tasks.swingup import INPUT_NAMES, OUTPUT_NAMES
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 SWING = DATA / "swing.out"
 BIPED = SimpleNamespace(name="biped", n_inputs=24, n_outputs=4, input_names=tuple(f"obs_{i}" for i in range(24)),
                         output_names=("hip1", "knee1", "hip2", "knee2"))

@@ -31,8 +31,9 @@ class Tmux:
     def start(self, command: str) -> None:
         env = ["-e", "LANG=C.UTF-8", "-e", "TERM=xterm-256color", "-e", "TEXTUAL_ANIMATIONS=none"]
         size = (str(self.width), str(self.height))
+        # the default size first: a manual window size set before it would take tmux's 80x24 default
         self.tmux("new-session", "-d", "-x", size[0], "-y", size[1], *env, command, ";",
-                  "set", "-g", "window-size", "manual", ";", "set", "-g", "default-size", "x".join(size), ";",
+                  "set", "-g", "default-size", "x".join(size), ";", "set", "-g", "window-size", "manual", ";",
                   "set", "-g", "escape-time", "10")
 
     def keys(self, *keys: str, literal: bool = False) -> None:

@@ -18,7 +18,7 @@ from wann_engine.tasks import classify as cl
 from wann_engine.variation import Innovations, mutate
 
 W = np.asarray(STANDARD_WEIGHTS)
-GOLDEN = Path(__file__).parent / "data" / "mnist256_cv2_golden.npz"
+GOLDEN = Path(__file__).parents[1] / "data" / "mnist256_cv2_golden.npz"
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 

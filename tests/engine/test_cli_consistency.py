@@ -74,7 +74,8 @@ def test_status_elides_the_middle_at_a_terminal_width():
 
 def _collect(*args: str) -> str:
     p = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                        "tests/test_run_lifecycle.py", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+                        "tests/engine/test_run_lifecycle.py", *args],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
     return p.stdout
 
 

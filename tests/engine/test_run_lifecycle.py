@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
-from conftest import ROOT, engine
+from conftest import ROOT, TIMING, engine
 
 from wann_engine import control, rundir, tasks
 from wann_engine.config import Config
@@ -24,7 +24,6 @@ from wann_engine.runner import Session
 from wann_engine.search import Search
 
 SMALL = ["--pop", "8", "--gens", "2", "--seed", "1", "--threads", "1", "--set", "max_steps=20", "--quiet"]
-TIMING = {"t", "elapsed", "gen_time", "eval_time", "evals_per_s", "episodes_per_s", "env_steps_per_s"}
 
 
 def _popen(*args: str, **kw) -> subprocess.Popen:

@@ -11,14 +11,13 @@ import time
 from pathlib import Path
 
 import orjson
-from conftest import ROOT, engine
+from conftest import ROOT, TIMING, engine
 
 from wann_engine import control
 from wann_engine.events import effective_generations, read_events
 
 ARGS = ["--pop", "32", "--gens", "14", "--seed", "7", "--set", "max_steps=400", "--set", "checkpoint_every=1",
         "--threads", "1", "--quiet"]
-TIMING = {"t", "elapsed", "gen_time", "eval_time", "evals_per_s", "episodes_per_s", "env_steps_per_s"}
 
 
 def history(run: Path) -> list[dict]:

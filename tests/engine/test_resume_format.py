@@ -8,13 +8,12 @@ import shutil
 from pathlib import Path
 
 import orjson
-from conftest import ROOT
+from conftest import ROOT, TIMING
 
 from wann_engine import runner
 from wann_engine.events import effective_generations, read_events
 
 DATA = ROOT / "tests" / "data" / "checkpoint_v1"
-TIMING = {"t", "elapsed", "gen_time", "eval_time", "evals_per_s", "episodes_per_s", "env_steps_per_s"}
 
 
 def test_a_checkpoint_of_the_earlier_format_resumes_identically(tmp_path: Path) -> None:

@@ -181,7 +181,7 @@ async def test_e_in_the_live_view_explores_the_champion(tmp_path: Path):
         s = app.screen
         await until(pilot, lambda: scored(s))
         ref = explore.open_run(run, view.model.snapshot().champion)
-        # it starts at the run's best weight (tests/test_tui_explorer_start.py)
+        # it starts at the run's best weight (tests/console/test_tui_explorer_start.py)
         assert s.score.mean == ref.score(s.weight).mean and s.title_text.startswith("rec champion gen ")
         await pilot.press("ctrl+s")
         assert s.saved == run / "champion.explore1.tuned.json" and s.saved.is_file()
@@ -262,7 +262,7 @@ def test_explore_command_in_a_real_terminal(swing_copy: Path):
 
     cmd = f"{sys.executable} -m wanntui explore {swing_copy} --task swingup --episodes 2; sleep 30"
     tmux("new-session", "-d", "-x", "100", "-y", "32", "-e", "LANG=C.UTF-8", "-e", "TERM=xterm-256color",
-         "-e", "TEXTUAL_ANIMATIONS=none", "-c", str(Path(__file__).resolve().parents[1]), cmd, ";",
+         "-e", "TEXTUAL_ANIMATIONS=none", "-c", str(Path(__file__).resolve().parents[2]), cmd, ";",
          "set", "-g", "escape-time", "10")
     try:
         ref = explore.open_file(swing_copy, "swingup", episodes=2)
