@@ -6,8 +6,7 @@ import time
 from pathlib import Path
 
 import orjson
-import pytest
-from tui_support import copy_run, last_generation, make_app, until
+from tui_support import last_generation, make_app, until
 
 from wanntui import fmt
 from wanntui.app import WannTui
@@ -21,14 +20,6 @@ from wanntui.widgets.netgraph import NetGraph
 from wanntui.widgets.pareto import ParetoPlot
 from wanntui.widgets.status import StatusBar
 from wanntui.widgets.weights import WeightTable
-
-
-@pytest.fixture
-def runs(tmp_path: Path, recorded: Path) -> Path:
-    d = tmp_path / "runs"
-    d.mkdir()
-    copy_run(recorded, d)
-    return d
 
 
 async def open_rec(pilot, app: WannTui) -> RunScreen:
