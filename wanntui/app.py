@@ -289,6 +289,13 @@ class WannTui(App[int]):
 
         self.push_screen(ConfirmScreen("Kill run", msg, yes="Kill"), done)
 
+    def _run_gone(self, run: Path, message: str, timeout: float | None = None) -> None:
+        """A run left its folder (deleted, renamed, archived): close its view, forget its state, say so."""
+        self.close_run(run)
+        self.states.forget(run)
+        self.notify(message, timeout=timeout)  # None: Textual's default
+        self.refresh_states_now()
+
     def confirm_delete(self, run: Path | None) -> None:
         if run is None:
             return
@@ -301,10 +308,7 @@ class WannTui(App[int]):
             except (rundir.RunDirError, OSError) as e:
                 self.notify(str(e), title="cannot delete", severity="error")
                 return
-            self.close_run(run)
-            self.states.forget(run)
-            self.notify(f"deleted {run.name}")
-            self.refresh_states_now()
+            self._run_gone(run, f"deleted {run.name}")
 
         self.push_screen(ConfirmScreen("Delete run", f"Delete {run} and all its files? This cannot be undone.",
                                        yes="Delete"), done)
@@ -346,10 +350,7 @@ class WannTui(App[int]):
             except (rundir.RunDirError, OSError) as e:
                 self.notify(str(e), title=f"cannot rename {run.name}", severity="error")
                 return
-            self.close_run(run)
-            self.states.forget(run)
-            self.notify(f"renamed {run.name} to {new.name}", timeout=4)
-            self.refresh_states_now()
+            self._run_gone(run, f"renamed {run.name} to {new.name}", timeout=4)
 
         self.push_screen(RenameScreen(run), done)
 
@@ -365,10 +366,7 @@ class WannTui(App[int]):
             except (rundir.RunDirError, OSError) as e:
                 self.notify(str(e), title=f"cannot archive {run.name}", severity="error")
                 return
-            self.close_run(run)
-            self.states.forget(run)
-            self.notify(f"archived {run.name} to {dst.parent}", timeout=4)
-            self.refresh_states_now()
+            self._run_gone(run, f"archived {run.name} to {dst.parent}", timeout=4)
 
         self.push_screen(ConfirmScreen("Archive run", f"Move {run.name} to {run.parent / control.ARCHIVE}/? "
                                        "It leaves the list; its files stay whole.", yes="Archive"), done)
