@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 import orjson
-from tui_support import last_generation, make_app, until
+import pytest
+from tui_support import copy_run, last_generation, make_app, until
 
 from wanntui import fmt
 from wanntui.app import WannTui
@@ -20,6 +21,14 @@ from wanntui.widgets.netgraph import NetGraph
 from wanntui.widgets.pareto import ParetoPlot
 from wanntui.widgets.status import StatusBar
 from wanntui.widgets.weights import WeightTable
+
+
+@pytest.fixture
+def runs(tmp_path: Path, recorded: Path) -> Path:
+    d = tmp_path / "runs"
+    d.mkdir()
+    copy_run(recorded, d)
+    return d
 
 
 async def open_rec(pilot, app: WannTui) -> RunScreen:

@@ -25,6 +25,14 @@ from wanntui.screens.notes import NotesScreen
 GYM = "gym_LunarLanderContinuous-v3-20261130-194113"  # a default gym run name: 44 characters
 
 
+@pytest.fixture
+def runs(tmp_path: Path, recorded: Path) -> Path:
+    d = tmp_path / "runs"
+    d.mkdir()
+    copy_run(recorded, d)
+    return d
+
+
 def screen_text(app) -> str:
     """The screen as plain text (from the SVG screenshot: one text run per style)."""
     svg = app.export_screenshot().replace("&#160;", " ")

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 from textual import events
-from tui_support import make_app, until
+from tui_support import copy_run, make_app, until
 
 from wanntui.model import synthetic_generation
 from wanntui.screens.browser import BrowserScreen
@@ -16,6 +17,14 @@ from wanntui.screens.run_view import RunScreen
 from wanntui.widgets.curves import FitnessCurves
 from wanntui.widgets.netgraph import NetGraph
 from wanntui.widgets.weights import WeightTable
+
+
+@pytest.fixture
+def runs(tmp_path: Path, recorded: Path) -> Path:
+    d = tmp_path / "runs"
+    d.mkdir()
+    copy_run(recorded, d)
+    return d
 
 
 def burst(app, *keys: str) -> None:
