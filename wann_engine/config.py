@@ -60,9 +60,24 @@ class Config:
     # raw (alg_nReps-episode) mean, as in the original. Re-tests never change the search itself.
     retest_top: int = 2
     retest_reps: int = 20
+    # Island populations (search.Search._breed): the population split into `islands` equal, contiguous
+    # sub-populations, each ranked, culled, elitism-kept and tournament-selected on its own (scoring stays one batch).
+    # Every migrate_every generations each island's migrate_n best (by the generation's ranking) are copied into
+    # the next island of a ring, replacing its migrate_n worst. 1 = one population, as the original.
+    islands: int = 1
+    migrate_every: int = 20
+    migrate_n: int = 2
+    # Restart an island (the whole population when islands=1) whose best raw mean has not improved for
+    # restart_stall generations: its top migrate_n (1 when islands=1) are kept, the rest are fresh initial
+    # networks. 0 = never.
+    restart_stall: int = 0
     # BipedalWalker: True = gymnasium's score (-100 when the hull falls or the walker leaves the left edge);
     # False = no fall penalty, as the original WANN code scored it (that step earns its shaping reward instead)
     biped_fall_penalty: bool = True
+    # BipedalWalker, search scoring only: end an episode once the hull has gone this many steps without getting
+    # more than gym_task.STALL_DISTANCE beyond the farthest point it had reached (0 = off: episodes as shipped).
+    # Re-tests, eval, protocol and playback always run gymnasium's episodes as shipped.
+    biped_stall_steps: int = 0
 
     def validate(self) -> Config:
         def need(cond: bool, key: str, why: str) -> None:
@@ -94,6 +109,17 @@ class Config:
         need(self.threads >= 0, "threads", "must be >= 0")
         need(self.retest_top >= 0, "retest_top", "must be >= 0 (0 = no re-test)")
         need(self.retest_reps >= 1, "retest_reps", "must be at least 1")
+        need(self.islands >= 1, "islands", "must be at least 1 (1 = one population)")
+        need(self.popSize % self.islands == 0, "popSize",
+             f"must be a multiple of islands={self.islands} (islands are of equal size)")
+        need(self.popSize // self.islands >= 2, "islands", f"leaves fewer than 2 individuals per island "
+             f"(popSize={self.popSize})")
+        need(self.migrate_every >= 1, "migrate_every", "must be at least 1")
+        need(self.migrate_n >= 1, "migrate_n", "must be at least 1")
+        need(self.islands == 1 or self.migrate_n < self.popSize // self.islands, "migrate_n",
+             f"must be less than an island's size (popSize/islands = {self.popSize // self.islands})")
+        need(self.restart_stall >= 0, "restart_stall", "must be >= 0 (0 = never)")
+        need(self.biped_stall_steps >= 0, "biped_stall_steps", "must be >= 0 (0 = off)")
         need(0 <= self.seed < 2**63, "seed", "must be a non-negative integer")
         return self
 

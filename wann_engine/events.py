@@ -228,6 +228,15 @@ def _indices(d: dict[str, Any], key: str, n: int) -> tuple[int, ...]:
     return tuple(xs)
 
 
+def _naturals(d: dict[str, Any], key: str) -> tuple[int, ...]:
+    """An optional list of integers >= 0 (an island's number, ...): empty when missing or null."""
+    xs = _list(d, key)
+    for x in xs:
+        if type(x) is not int or not 0 <= x < _INT64:
+            raise EventError(f"{key}: expected integers >= 0, got {_kind(x)} {x!r}"[:120])
+    return tuple(xs)
+
+
 def _matrix(d: dict[str, Any], key: str, cols: int) -> np.ndarray:
     """Rows of ``cols`` numbers (non-finite spellings decoded) as a float array."""
     raw = _list(d, key)
@@ -400,6 +409,7 @@ class Generation(Event):
     retest_conns: int | None = None
     retest_raw_mean: float = math.nan
     gen_retest_max: float = math.nan  # the best re-tested mean of this generation's re-tests
+    restarts: tuple[int, ...] = ()  # islands re-seeded in this generation (config restart_stall)
     _raw: dict[str, Any] = field(default_factory=dict, repr=False)  # the LARGE fields as read, unchecked
     _checked: dict[str, tuple[Any, str | None]] = field(default_factory=dict, init=False, repr=False)
 
@@ -418,7 +428,7 @@ class Generation(Event):
             retest_mean=f(d, "retest_mean"), retest_episodes=_int(d, "retest_episodes"),
             retest_gen=_int(d, "retest_gen"), retest_conns=_int(d, "retest_conns"),
             retest_raw_mean=f(d, "retest_raw_mean"), gen_retest_max=f(d, "gen_retest_max"),
-            _raw={k: d[k] for k in LARGE if k in d},
+            restarts=_naturals(d, "restarts"), _raw={k: d[k] for k in LARGE if k in d},
         )
 
     def _large(self, key: str) -> tuple[Any, str | None]:

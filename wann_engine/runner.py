@@ -265,6 +265,8 @@ class Runner:
             fields.update(zip(POPULATION, (obj, front, front_peak), strict=True))
         if self.cfg.retest_top > 0:
             fields.update(self._retest_fields(st))
+        if st.restarted:
+            fields["restarts"] = list(st.restarted)
         if st.champion_changed:
             champ = s.champ if self.cfg.retest_top > 0 else s.best
             if champ is not None:

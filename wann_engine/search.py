@@ -35,6 +35,7 @@ class Stats:
     retested: np.ndarray | None = None  # indices of the networks re-tested this generation, best raw mean first
     retest_means: np.ndarray | None = None  # their re-tested means (over weights and retest_reps episodes)
     champion_changed: bool = False  # the re-tested champion changed (or, re-test off, the best-ever)
+    restarted: tuple[int, ...] = ()  # islands re-seeded in this generation (config restart_stall)
 
 
 class Search:
@@ -45,6 +46,10 @@ class Search:
     no scoring and no I/O: a :class:`~wann_engine.runner.Runner` scores what ``ask`` returns and saves
     ``to_state()`` as the checkpoint. ``undo_ask`` takes back an ``ask`` whose generation was abandoned
     (a stop during scoring), so the state is again that of the last complete generation.
+
+    With ``islands`` > 1 the population is split into equal contiguous islands (:meth:`island_spans`) that
+    are bred apart and exchange leaders every ``migrate_every`` generations; with ``restart_stall`` a
+    stalled island is re-seeded (:meth:`_breed`). Scoring, re-tests and the champion see one population.
     """
 
     def __init__(self, cfg: Config, n_in: int, n_out: int) -> None:
@@ -70,6 +75,13 @@ class Search:
         self.champ_raw_mean = float("nan")
         self._pending_breed = False  # True between tell() and the next ask()
         self._before_ask: tuple[Any, ...] | None = None
+        # islands (see _breed): island k is pop[k * size : (k + 1) * size]. Tracked when islands > 1 or restarts
+        # are on: each island's best raw mean since its last restart, and generations since it last improved.
+        self.islands = cfg.islands
+        self.tracks_islands = cfg.islands > 1 or cfg.restart_stall > 0
+        self.island_best = np.full(cfg.islands, -np.inf)
+        self.island_stall = np.zeros(cfg.islands, dtype=np.int64)
+        self.restarted: list[int] = []  # islands re-seeded by the last ask
 
     # --- ask / tell -------------------------------------------------------------------------
     def ask(self, should_stop: Callable[[], bool] | None = None) -> list[Network]:
@@ -78,7 +90,9 @@ class Search:
         and the search is as before the call."""
         # breeding replaces the list and copies parents: keeping the old list is a complete undo record
         self._before_ask = (self.rng.bit_generator.state, self.pop, self._pending_breed,
-                            self.inn.next_innov, self.inn.next_node, self.last_moo)
+                            self.inn.next_innov, self.inn.next_node, self.last_moo,
+                            self.island_best.copy(), self.island_stall.copy(), self.restarted)
+        self.restarted = []
         check = _Checker(should_stop, self)
         if not self.pop:
             pop = []
@@ -101,7 +115,8 @@ class Search:
         or before any ``ask``, nothing to do."""
         if self._before_ask is None:
             return
-        rng_state, self.pop, self._pending_breed, next_innov, next_node, self.last_moo = self._before_ask
+        (rng_state, self.pop, self._pending_breed, next_innov, next_node, self.last_moo,
+         self.island_best, self.island_stall, self.restarted) = self._before_ask
         self.rng.bit_generator.state = rng_state
         self.inn = Innovations(next_innov, next_node)
         self._before_ask = None
@@ -147,7 +162,9 @@ class Search:
             self.best_per_weight = per_weight[elite].copy()
             self.best_gen = self.gen
         self.evaluations += len(self.pop)
-        stats = Stats(self.gen, mean, peak, per_weight, conns, nodes, changed)
+        if self.tracks_islands:
+            self._track_islands(mean)
+        stats = Stats(self.gen, mean, peak, per_weight, conns, nodes, changed, restarted=tuple(self.restarted))
         if retest is not None and len(retest[0]):
             idx, rt, seed = retest
             rt_per_weight = rt.mean(axis=2)
@@ -168,29 +185,113 @@ class Search:
         return stats
 
     # --- reproduction -----------------------------------------------------------------------
+    def island_spans(self) -> list[slice]:
+        """Where each island sits in the population: island k is ``pop[k * size : (k + 1) * size]``
+        (config ``islands``; one span, the whole population, by default)."""
+        size = self.cfg.popSize // self.islands
+        return [slice(k * size, (k + 1) * size) for k in range(self.islands)]
+
+    def island_of(self) -> np.ndarray:
+        """The island of each individual, in population order."""
+        return np.arange(self.cfg.popSize) // (self.cfg.popSize // self.islands)
+
     def _breed(self, check: Callable[[], None] = lambda: None) -> list[Genome]:
+        """The next population. Each island is ranked (on the objectives drawn for this generation),
+        culled, elitism-kept and tournament-selected on its own; before that, every ``migrate_every``
+        generations, islands exchange their leaders (:meth:`_migrate`), and a stalled island is re-seeded
+        instead of bred (:meth:`_restart`). With one island and no restarts this is the original's step."""
         cfg = self.cfg
+        pop = list(self.pop)
         per_weight = self.fitness
         mean = per_weight.mean(axis=1)
         peak = per_weight.max(axis=1)
-        conns = np.array([g.network(cfg.keep_disabled_hidden).n_conns for g in self.pop])
+        conns = np.array([g.network(cfg.keep_disabled_hidden).n_conns for g in pop])
         use_peak = not (self.rng.random() < cfg.alg_probMoo)
         self.last_moo = "mean_peak" if use_peak else "mean_conns"
-        ranks = ranking.rank(ranking.objectives(mean, peak, conns, use_peak), cfg.crowding_original)
-        order = np.argsort(ranks, kind="stable")
-        n = len(self.pop)
+        obj = ranking.objectives(mean, peak, conns, use_peak)
+        spans = self.island_spans()
+        ranks = [ranking.rank(obj[s], cfg.crowding_original) for s in spans]
+        if len(spans) > 1 and self.gen % cfg.migrate_every == 0:
+            self._migrate(pop, obj, ranks, spans)
+        new: list[Genome] = []
+        for k, s in enumerate(spans):
+            order = s.start + np.argsort(ranks[k], kind="stable")
+            if cfg.restart_stall and self.island_stall[k] >= cfg.restart_stall:
+                new.extend(self._restart(k, pop, obj, order, check))
+            else:
+                new.extend(self._select(pop, order, check))
+        return new
+
+    def _select(self, pop: list[Genome], order: np.ndarray, check: Callable[[], None]) -> list[Genome]:
+        """One island's (or the population's) next members: ``order`` holds its indices best rank first;
+        the worst ``select_cullRatio`` are culled, the best ``select_eliteRatio`` of the rest kept, and the
+        other places filled by mutated tournament winners."""
+        cfg = self.cfg
+        n = len(order)
         pool = order[: n - int(np.floor(cfg.select_cullRatio * n))]
         m = len(pool)
         n_elite = int(np.floor(m * cfg.select_eliteRatio))
         children = n - n_elite
         winners = tournament(self.rng, m, children, cfg.select_tournSize, cfg.tourn_original)
         probs = (cfg.prob_addConn, cfg.prob_addNode, cfg.prob_enable, cfg.prob_mutAct)
-        new = [self.pop[i] for i in pool[:n_elite]]
+        new = [pop[i] for i in pool[:n_elite]]
         for w in winners.tolist():
             check()
-            child, _ = mutate(self.pop[pool[w]], self.rng, self.inn, probs, cfg.h_act, cfg.keep_disabled_hidden)
+            child, _ = mutate(pop[pool[w]], self.rng, self.inn, probs, cfg.h_act, cfg.keep_disabled_hidden)
             new.append(child)
         return new
+
+    @staticmethod
+    def _leaders(order: np.ndarray, obj: np.ndarray, n: int) -> np.ndarray:
+        """The ``n`` best of an island: its best raw mean first (the ranking puts it among the first
+        front's ends, tied at infinite crowding distance with the other end), then the ranking's order."""
+        mean = np.where(np.isnan(obj[order, 0]), -np.inf, obj[order, 0])
+        top = order[int(np.argmax(mean))]
+        return np.concatenate([[top], order[order != top]])[:n]
+
+    def _migrate(self, pop: list[Genome], obj: np.ndarray, ranks: list[np.ndarray], spans: list[slice]) -> None:
+        """Each island's ``migrate_n`` leaders (:meth:`_leaders`) are copied, with their scores of this
+        generation, over the ``migrate_n`` worst-ranked members of the next island in the ring (all chosen
+        before any is replaced); ``pop``, ``obj`` and ``ranks`` are updated in place."""
+        n, k_all = self.cfg.migrate_n, len(spans)
+        orders = [s.start + np.argsort(r, kind="stable") for s, r in zip(spans, ranks, strict=True)]
+        leaders = [self._leaders(o, obj, n) for o in orders]
+        moving = [([pop[i].copy() for i in idx], obj[idx].copy()) for idx in leaders]
+        for k in range(k_all):
+            dst = (k + 1) % k_all
+            worst = orders[dst][::-1][:n]
+            genomes, rows = moving[k]
+            for i, g in zip(worst.tolist(), genomes, strict=True):
+                pop[i] = g
+            obj[worst] = rows
+        for k, s in enumerate(spans):
+            ranks[k] = ranking.rank(obj[s], self.cfg.crowding_original)
+
+    def _restart(self, k: int, pop: list[Genome], obj: np.ndarray, order: np.ndarray,
+                 check: Callable[[], None]) -> list[Genome]:
+        """Island ``k`` re-seeded: its leaders kept (``migrate_n`` of them, 1 with a single island), every
+        other place a fresh initial network drawn as in generation 0; its stall count and best restart."""
+        cfg = self.cfg
+        keep = cfg.migrate_n if self.islands > 1 else 1
+        new = [pop[i] for i in self._leaders(order, obj, keep).tolist()]
+        for _ in range(len(order) - keep):
+            check()
+            new.append(initial_genome(self.n_in, self.n_out, self.rng, cfg.prob_initEnable, cfg.out_act))
+        self.island_best[k] = -np.inf
+        self.island_stall[k] = 0
+        self.restarted.append(k)
+        return new
+
+    def _track_islands(self, mean: np.ndarray) -> None:
+        """After a generation is told: each island's best raw mean, and how long since it improved."""
+        m = np.where(np.isnan(mean), -np.inf, mean)
+        for k, s in enumerate(self.island_spans()):
+            top = float(m[s].max())
+            if top > self.island_best[k]:
+                self.island_best[k] = top
+                self.island_stall[k] = 0
+            else:
+                self.island_stall[k] += 1
 
     @staticmethod
     def memory_estimate(cfg: Config, n_in: int, n_out: int) -> int:
@@ -226,6 +327,8 @@ class Search:
                 "genome": self.champ.to_dict(), "mean": self.champ_mean,
                 "per_weight": self.champ_per_weight.tolist(), "gen": self.champ_gen,
                 "seed": str(self.champ_seed), "raw_mean": self.champ_raw_mean}}),
+            **({} if not self.tracks_islands else {"islands": {  # only with islands > 1 or restarts
+                "count": self.islands, "best": self.island_best.tolist(), "stall": self.island_stall.tolist()}}),
         }
 
     @classmethod
@@ -283,6 +386,24 @@ class Search:
             s.champ_gen = c.integer(ch, "gen", 0, max(s.gen - 1, 0), "champion.")
             s.champ_seed = c.big(ch, "seed", 63, "champion.")
             s.champ_raw_mean = c.number(ch, "raw_mean")
+        isl = st.get("islands")
+        if isl is None and s.tracks_islands:
+            raise ValueError(f"islands: missing, but the config has islands={cfg.islands} and "
+                             f"restart_stall={cfg.restart_stall}")
+        if isl is not None:
+            if not s.tracks_islands:
+                raise ValueError("islands: present, but the config has islands=1 and restart_stall=0")
+            isl = c.mapping(isl, "islands")
+            c.integer(isl, "count", cfg.islands, cfg.islands, "islands.")
+            s.island_best = c.numbers({"islands.best": isl.get("best")}, "islands.best", (cfg.islands,),
+                                      optional=False)
+            if np.isnan(s.island_best).any() or (s.island_best == np.inf).any():
+                raise ValueError("islands.best: expected numbers or -Infinity")
+            stall = isl.get("stall")
+            if not isinstance(stall, list) or len(stall) != cfg.islands:
+                raise ValueError(f"islands.stall: expected {cfg.islands} whole numbers")
+            s.island_stall = np.array([c.integer({"stall": v}, "stall", 0, s.gen, "islands.") for v in stall],
+                                      dtype=np.int64)
         for g, where in [(g, f"pop[{i}]") for i, g in enumerate(s.pop)] + ([(s.best, "best")] if s.best else []):
             if g.node_id.size and int(g.node_id.max()) >= s.inn.next_node:
                 raise ValueError(f"{where}: node id {int(g.node_id.max())} is not below "
