@@ -64,9 +64,25 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def _clean_big(obj: Any) -> Any:
+    """``_clean`` for large documents (a checkpoint holds millions of numbers): orjson writes both ``None``
+    and non-finite floats as ``null``, so a long list whose encoding has no ``null`` has nothing to replace
+    and is kept as it is instead of being walked number by number in Python."""
+    if isinstance(obj, dict):
+        return {k: _clean_big(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        if len(obj) >= 16 and b"null" not in orjson.dumps(obj, default=_default, option=orjson.OPT_SERIALIZE_NUMPY):
+            return obj
+        return [_clean_big(v) for v in obj]
+    return _clean(obj)
+
+
 def encode(obj: Any, indent: bool = False) -> bytes:
     opts = orjson.OPT_SERIALIZE_NUMPY if not indent else orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2
-    return orjson.dumps(_clean(obj), default=_default, option=opts)
+    data = orjson.dumps(obj, default=_default, option=opts)
+    if b"null" not in data:  # no None and no non-finite float anywhere: nothing to spell out
+        return data
+    return orjson.dumps(_clean_big(obj), default=_default, option=opts)
 
 
 def number(x: Any) -> float:

@@ -127,6 +127,12 @@ def send_output_to(log: Path) -> None:
     os.close(fd)
 
 
+#: Timed checkpoints wait at least this many times as long as the last one took to write, so that writing
+#: them stays under about 5 % of a run's wall time whatever the population's size (``checkpoint_seconds``
+#: is the shortest interval).
+CHECKPOINT_COST_FACTOR = 20.0
+
+
 class Runner:
     """The generation loop of one run directory, around a :class:`Search`.
 
@@ -159,6 +165,7 @@ class Runner:
         self.env_steps = int(counters.get("env_steps", 0))
         self.t_start = time.monotonic()
         self.last_checkpoint = time.monotonic()
+        self.checkpoint_cost = 0.0  # seconds the last checkpoint took to write
         self.stopped_by_signal = False
         self._file_checked = 0.0
         self._file_stop = False
@@ -316,10 +323,12 @@ class Runner:
         netfile.write_out(g, self.path / rundir.CHAMPION_OUT)
 
     def checkpoint(self) -> None:
+        t0 = time.monotonic()
         self.events.sync()
         size = rundir.save_checkpoint(self.path, self.search.to_state(), {
             "elapsed": self.elapsed, "episodes": self.episodes, "env_steps": self.env_steps})
         self.last_checkpoint = time.monotonic()
+        self.checkpoint_cost = self.last_checkpoint - t0
         self.events.emit("checkpoint", gen=self.search.gen, bytes=size, file=rundir.CHECKPOINT)
 
     def checkpoint_due(self) -> bool:
@@ -327,7 +336,9 @@ class Runner:
             return True
         if self.cfg.checkpoint_every:
             return self.search.gen % self.cfg.checkpoint_every == 0
-        return time.monotonic() - self.last_checkpoint >= self.cfg.checkpoint_seconds
+        # a large population's checkpoint takes a while to write: space them so writing stays a small share
+        interval = max(self.cfg.checkpoint_seconds, CHECKPOINT_COST_FACTOR * self.checkpoint_cost)
+        return time.monotonic() - self.last_checkpoint >= interval
 
     def should_stop(self) -> bool:
         """A stop was asked for (signal, or ``control.json``: looked at no more than 10 times a second).
