@@ -35,8 +35,12 @@ Classification tasks (``TaskSpec.metric == "accuracy"``) report test accuracy in
 weight of the sweep (the profile, with per-digit accuracy), at N random shared weights, at the shared
 weight that is best on the training split, for N draws of individual weights, for the ensemble that
 votes over the standard weights, and after fine-tuning (objective: the task scorer's mean
-log-probability of the true label on training batches). A task whose scorer has no per-connection
-weights (``weighted_ok`` false) gets conditions 2 and 3 only.
+log-probability of the true label on training batches); per-digit accuracy of each condition (random
+shared: the mean over the draws) is printed under the table and saved as ``per_digit``. A task whose
+scorer has no per-connection weights (``weighted_ok`` false) gets conditions 2 and 3 only.
+
+Every result also says how many of the network's inputs it uses (``inputs_used``: inputs with an enabled
+path to an output).
 """
 
 from __future__ import annotations
@@ -76,6 +80,20 @@ class Unsupported(TaskError):
 
 
 # --- results ----------------------------------------------------------------------------------------
+def inputs_used(net: Network) -> int:
+    """How many inputs have an enabled path to an output (the bias is not an input).
+
+    Evolved networks have no dead ends (a hidden node is made by splitting a live connection), so this is
+    the number of inputs with a connection; a hand-made network may feed a node that reaches no output.
+    """
+    live = np.zeros(net.n_nodes, dtype=bool)
+    live[net.n_nodes - net.n_out:] = True
+    for j in range(net.n_nodes - 1, net.n_in, -1):  # evaluation order: a node's sources come before it
+        if live[j]:
+            live[net.src_idx[net.src_ptr[j]:net.src_ptr[j + 1]]] = True
+    return int(np.count_nonzero(live[1:net.n_in + 1]))
+
+
 @dataclass
 class Condition:
     """One row of the table: scores of the N trials (None when the task cannot run it, see ``note``)."""
@@ -165,10 +183,13 @@ class ProtocolResult:
     extra: dict[str, Any] = field(default_factory=dict)  # classification: per digit, ensemble
     tuned_file: str | None = None
     seconds: float = 0.0
+    inputs: int = 0  # the network's inputs
+    inputs_used: int = 0  # ... with an enabled path to an output (:func:`inputs_used`)
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "task": self.task, "metric": self.metric, "trials": self.trials,
-                "seed": self.seed, "nodes": self.nodes, "connections": self.connections,
+                "seed": self.seed, "nodes": self.nodes, "connections": self.connections, "inputs": self.inputs,
+                "inputs_used": self.inputs_used,
                 "conditions": {k: c.to_dict() for k, c in self.conditions.items()},
                 "profile": self.profile.to_dict(),
                 "finetune": None if self.finetune is None else self.finetune.to_dict(),
@@ -310,7 +331,7 @@ def run_protocol(scorer: Scorer, net: Network, *, trials: int = 100, seed: int =
         conds["saved_weights"] = Condition("saved_weights", scorer.weighted(np.broadcast_to(saved, (trials, n_e)),
                                                                              (seed,), ev), note="from the file")
     return ProtocolResult(file, task, "return", trials, seed, net.n_nodes, n_e, conds, prof, ft,
-                          seconds=time.perf_counter() - t0)
+                          seconds=time.perf_counter() - t0, inputs=net.n_in, inputs_used=inputs_used(net))
 
 
 def classification_protocol(task: Any, net: Network, *, trials: int = 100, seed: int = 0, sweep: int = SWEEP,
@@ -338,22 +359,25 @@ def classification_protocol(task: Any, net: Network, *, trials: int = 100, seed:
     wb = float(ws[best])
     conds: dict[str, Condition] = {}
     say("random individual weights")
-    ri = random_individual_weights(seed, trials, n_e)
-    conds["random_individual"] = Condition("random_individual",
-                                           np.array([weighted_accuracy(net, X, y, w)[0] for w in ri]),
+    ri = [weighted_accuracy(net, X, y, w) for w in random_individual_weights(seed, trials, n_e)]
+    conds["random_individual"] = Condition("random_individual", np.array([a for a, _ in ri]),
                                            note="U(-2,2) per connection, fresh each trial")
     say("random shared weight")
-    conds["random_shared"] = Condition("random_shared",
-                                       task.accuracies(net, random_shared_weights(seed, trials), "test")[0],
-                                       note="U(-2,2) per trial")
+    rs_acc, rs_digit = task.accuracies(net, random_shared_weights(seed, trials), "test")
+    conds["random_shared"] = Condition("random_shared", rs_acc, note="U(-2,2) per trial")
     conds["tuned_shared"] = Condition("tuned_shared", np.array([acc[best]]), weight=wb,
                                       note=f"best training accuracy of {sweep} weights: w = {wb:+.3f}")
     ens = task.accuracy(net, np.asarray(STANDARD_WEIGHTS), "test")
     conds["ensemble"] = Condition("ensemble", np.array([ens.ensemble]),
                                   note="vote over weights " + ", ".join(f"{w:g}" for w in STANDARD_WEIGHTS))
     ft = None
+    # per condition: the condition's per-digit test accuracy (random draws: the mean over the draws)
+    digits: dict[str, list[float]] = {"random_individual": np.mean([d for _, d in ri], 0).tolist(),
+                                      "random_shared": rs_digit.mean(0).tolist(),
+                                      "tuned_shared": per_digit[best].tolist(),
+                                      "ensemble": ens.ensemble_per_digit.tolist()}
     extra: dict[str, Any] = {"profile_per_digit": per_digit.tolist(), "profile_train_accuracy": train_acc.tolist(),
-                             "ensemble": ens.to_dict()}
+                             "ensemble": ens.to_dict(), "per_digit": digits}
     if finetune_gens <= 0:
         conds["tuned_individual"] = Condition("tuned_individual", note="skipped (--finetune-gens 0)")
     else:
@@ -361,16 +385,17 @@ def classification_protocol(task: Any, net: Network, *, trials: int = 100, seed:
         ft = finetune(task.scorer(net), wb, seed, finetune_gens, finetune_episodes, finetune_pop, sigma0,
                       valid_episodes, progress)
         a, pd = weighted_accuracy(net, X, y, ft.weights)
-        extra["tuned_per_digit"] = pd.tolist()
+        extra["tuned_per_digit"] = digits["tuned_individual"] = pd.tolist()
         conds["tuned_individual"] = Condition(
             "tuned_individual", np.array([a]),
             note=f"CMA-ES on training log-likelihood from w = {wb:+.3f}: {ft.gens} gens x {ft.popsize}"
             + ("" if ft.kept == "tuned" else "; the start validated better and was kept"))
     if saved is not None:
-        conds["saved_weights"] = Condition("saved_weights", np.array([weighted_accuracy(net, X, y, saved)[0]]),
-                                           note="from the file")
+        a, pd = weighted_accuracy(net, X, y, saved)
+        digits["saved_weights"] = pd.tolist()
+        conds["saved_weights"] = Condition("saved_weights", np.array([a]), note="from the file")
     return ProtocolResult(file, task.name, "test accuracy", trials, seed, net.n_nodes, n_e, conds, prof, ft, extra,
-                          seconds=time.perf_counter() - t0)
+                          seconds=time.perf_counter() - t0, inputs=net.n_in, inputs_used=inputs_used(net))
 
 
 # --- the whole thing from a file ------------------------------------------------------------------------
@@ -408,6 +433,7 @@ def format_table(res: ProtocolResult, profile_rows: bool = True) -> str:
     acc = res.metric != "return"
     fmt = (lambda v: f"{100 * v:8.2f}%") if acc else (lambda v: f"{v:9.2f}")
     lines = [f"{res.file}  task {res.task}  {res.nodes} nodes  {res.connections} connections  "
+             f"{res.inputs_used} of {res.inputs} inputs used  "
              + (f"metric: {res.metric}  (random draws: {res.trials}, seed {res.seed})" if acc else
                 f"{res.trials} trials (seed {res.seed})"),
              f"{'condition':28} {'mean':>9}  {'std':>9}  detail"]
@@ -423,6 +449,13 @@ def format_table(res: ProtocolResult, profile_rows: bool = True) -> str:
                      f"validation ({f.valid_episodes} episodes): start {f.valid_start:.2f}, tuned {f.valid_tuned:.2f}")
     if res.tuned_file:
         lines.append(f"tuned weights saved to {res.tuned_file}")
+    digits = res.extra.get("per_digit")
+    if digits:
+        n = len(next(iter(digits.values())))
+        lines.append("test accuracy per digit (random draws: the mean over the draws):")
+        lines.append(f"{'condition':28}" + "".join(f"{d:>7}" for d in range(n)))
+        for name, row in digits.items():
+            lines.append(f"{LABELS.get(name, name):28}" + "".join(f"{100 * v:6.1f}%" for v in row))
     if profile_rows:
         p = res.profile
         lines.append("performance profile" + (" (test accuracy per shared weight):" if acc else
