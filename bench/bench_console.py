@@ -1,6 +1,6 @@
 """Benchmark of the console (wann-tui): latency, responsiveness under load, memory, idle CPU.
 
-Run: .venv/bin/python bench/bench_console.py [--quick]
+Run: .venv/bin/python bench/bench_console.py [--quick] [--sweep]
 
 Prints medians (not a test: numbers depend on the machine and its load). Measures:
 
@@ -11,6 +11,9 @@ Prints medians (not a test: numbers depend on the machine and its load). Measure
    event-loop lag, how far the view trails the file, key-press round trip, console CPU
 3. memory over 100,000 generation events fed to a RunModel (the real parse path)
 4. idle CPU of the console with a finished run open (headless and in tmux)
+5. (``--sweep``) the sweep view following a sweep of 16 members (2 settings × 8 seeds) while a writer
+   process appends engine-shaped generation events to every member (holding each member's engine lock,
+   so members are running): event appended → the member's row shows it, console CPU, event-loop lag
 """
 
 from __future__ import annotations
@@ -243,15 +246,175 @@ def tmux_bench(runs: Path, quick: bool) -> dict[str, float]:
     return res
 
 
+# --- 5: a sweep of 16 members -------------------------------------------------------------------------
+def engine_line(gen: int, pop: int = 192) -> bytes:
+    """A generation event as the engine writes most of them: without the population's objectives and
+    fronts (the engine adds those at most every ``POPULATION_SECONDS``)."""
+    ev = synthetic_generation(gen, pop=pop, t=time.time())
+    for k in ("objectives", "front", "front_peak"):
+        ev.pop(k, None)
+    return orjson.dumps(ev) + b"\n"
+
+
+def make_sweep(runs: Path, seeds: int = 8) -> tuple[Path, list[Path]]:
+    from wann_engine import sweep as sweepmod
+
+    sw = sweepmod.create(runs / "sweep", "swingup", list(range(seeds)), [("select_tournSize", ["8", "16"])],
+                         sweepmod.Budget(gens=1_000_000))
+    members = []
+    for m in sw.members:
+        run = make_run(sw.path, m.name)
+        (run / "engine.lock").write_text("{}")
+        members.append(run)
+    return sw.path, members
+
+
+async def sweep_headless(runs: Path, quick: bool, rate: float) -> dict[str, float | int]:
+    from wanntui.app import WannTui
+    from wanntui.screens.sweep_view import SweepScreen
+
+    res: dict[str, float | int] = {}
+    path, members = make_sweep(runs)
+    holder = subprocess.Popen([sys.executable, __file__, "--lock", *map(str, members)], stdout=subprocess.PIPE)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == b"locked"
+    try:
+        app = WannTui(runs)
+        async with app.run_test(size=(120, 40)) as pilot:
+            view = app.open_sweep(path)
+            assert isinstance(view, SweepScreen)
+            while not (view.view is not None and all(m.state == "running" for m in view.view.members)):
+                await pilot.pause(0.05)
+            await pilot.pause(1.0)
+            key = str(members[5])
+
+            def gen_cell() -> str:
+                return view.cell_text("sweep-members", key, "gen")
+
+            # a) latency, one event at a time, the sweep otherwise quiet
+            lat = []
+            for i in range(8 if quick else 20):
+                gen = 5 + i
+                t0 = time.perf_counter()
+                append(members[5], gen)
+                while not gen_cell().startswith(f"{gen + 1}/"):
+                    await asyncio.sleep(0.002)
+                lat.append(time.perf_counter() - t0)
+                await asyncio.sleep(0.13)  # not in step with the view's refresh
+            res["sweep_latency_headless_ms"] = 1000 * med(lat)
+            res["sweep_latency_headless_p95_ms"] = 1000 * p95(lat)
+
+            # b) idle: 16 running members that write nothing
+            await pilot.pause(1.0)
+            c0, w0 = time.process_time(), time.perf_counter()
+            await asyncio.sleep(5 if quick else 10)
+            res["sweep_idle_cpu_pct"] = 100 * (time.process_time() - c0) / (time.perf_counter() - w0)
+
+            # c) every member writes ``rate`` generations/s
+            secs = 6 if quick else 12
+            writer = subprocess.Popen([sys.executable, __file__, "--sweep-writer", str(secs), str(rate),
+                                       *map(str, members)])
+            lag, cpu, lat = [], [], []
+            shows = view.shows
+            c0, w0 = time.process_time(), time.perf_counter()
+            last_c, last_w = c0, w0
+            while writer.poll() is None:
+                t = time.perf_counter()
+                await asyncio.sleep(0.02)
+                lag.append(time.perf_counter() - t - 0.02)
+                if time.perf_counter() - last_w >= 1.0:
+                    c, w = time.process_time(), time.perf_counter()
+                    cpu.append(100 * (c - last_c) / (w - last_w))
+                    last_c, last_w = c, w
+            res["sweep_load_cpu_pct"] = 100 * (time.process_time() - c0) / (time.perf_counter() - w0)
+            res["sweep_load_cpu_median_pct_per_s"] = med(cpu)
+            res["sweep_load_events_per_s"] = rate * len(members)
+            res["sweep_load_loop_lag_median_ms"] = 1000 * med(lag)
+            res["sweep_load_loop_lag_p95_ms"] = 1000 * p95(lag)
+            res["sweep_view_redraws_per_s"] = (view.shows - shows) / secs
+            # d) latency while every member writes
+            writer = subprocess.Popen([sys.executable, __file__, "--sweep-writer", str(secs), str(rate),
+                                       *map(str, members[:5] + members[6:])])
+            await asyncio.sleep(1.0)
+            gen = int(gen_cell().split("/")[0])
+            while writer.poll() is None:
+                t0 = time.perf_counter()
+                append(members[5], gen)
+                while not gen_cell().startswith(f"{gen + 1}/"):
+                    await asyncio.sleep(0.002)
+                lat.append(time.perf_counter() - t0)
+                gen += 1
+                await asyncio.sleep(0.13)
+            res["sweep_load_latency_ms"] = 1000 * med(lat)
+            res["sweep_load_latency_p95_ms"] = 1000 * p95(lat)
+            await pilot.pause(1.0)
+            written = sum(1 for ln in open(members[0] / "events.jsonl", "rb") if b'"generation"' in ln)
+            res["sweep_member0_gens_written"] = written
+            res["sweep_member0_gens_shown"] = int(view.cell_text("sweep-members", str(members[0]), "gen")
+                                                  .split("/")[0])
+    finally:
+        holder.terminate()
+        holder.wait()
+    return res
+
+
+def lock_main(runs: list[str]) -> None:
+    """--lock: hold every member's engine lock (as running engines do) until terminated."""
+    import fcntl
+    import signal
+
+    fds = []
+    for r in runs:
+        fd = os.open(Path(r) / "engine.lock", os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        fds.append(fd)
+    print("locked", flush=True)
+    signal.sigwait({signal.SIGTERM})
+
+
+def sweep_writer_main(secs: str, rate: str, runs: list[str]) -> None:
+    """--sweep-writer: append engine-shaped generation events to every member at ``rate`` per second."""
+    fds = [os.open(Path(r) / "events.jsonl", os.O_WRONLY | os.O_APPEND) for r in runs]
+    gens = [sum(1 for ln in open(Path(r) / "events.jsonl", "rb") if b'"generation"' in ln) for r in runs]
+    period = 1.0 / float(rate)
+    t_end = time.perf_counter() + float(secs)
+    nxt = time.perf_counter()
+    while time.perf_counter() < t_end:
+        for i, fd in enumerate(fds):
+            os.write(fd, engine_line(gens[i]))
+            gens[i] += 1
+        nxt += period
+        time.sleep(max(0.0, nxt - time.perf_counter()))
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--writer":
         writer_main(*sys.argv[2:6])
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "--lock":
+        lock_main(sys.argv[2:])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--sweep-writer":
+        sweep_writer_main(sys.argv[2], sys.argv[3], sys.argv[4:])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer samples, shorter phases")
     ap.add_argument("--gens", type=int, default=100_000, help="generations for the memory phase")
+    ap.add_argument("--sweep", action="store_true", help="also follow a sweep of 16 members (5)")
+    ap.add_argument("--sweep-only", action="store_true", help="only the sweep phase (5)")
+    ap.add_argument("--member-rate", type=float, default=5.0, help="generations/s per member in the sweep phase")
     args = ap.parse_args()
     results: dict[str, float | int] = {}
+    if args.sweep or args.sweep_only:
+        with tempfile.TemporaryDirectory(prefix="wanntui-bench-") as tmp:
+            runs = Path(tmp) / "runs"
+            runs.mkdir()
+            results.update(asyncio.run(sweep_headless(runs, args.quick, args.member_rate)))
+    if args.sweep_only:
+        print(f"wann-tui console benchmark, sweep phase ({os.cpu_count()} cores, load average "
+              f"{os.getloadavg()[0]:.1f})")
+        for k, v in results.items():
+            print(f"  {k:40s} {v:12.2f}" if isinstance(v, float) else f"  {k:40s} {v:12}")
+        return
     with tempfile.TemporaryDirectory(prefix="wanntui-bench-") as tmp:
         runs = Path(tmp) / "runs"
         runs.mkdir()

@@ -284,6 +284,78 @@ def launch(spec: LaunchSpec) -> Path:
     return spec.run
 
 
+@dataclass(frozen=True)
+class SweepSpec:
+    """A new sweep as the console's form asks for it: ``wann-engine sweep start RUNS/NAME ... --detach``.
+    :meth:`check` refuses what ``sweep start`` would refuse (seeds, grid, every setting's configuration,
+    an existing folder) before anything is started."""
+
+    task: str = "swingup"
+    name: str | None = None
+    runs_dir: Path = Path("runs")
+    seeds: str = "0"
+    grid: tuple[str, ...] = ()
+    pop: int | None = None
+    gens: int | None = None  # None: the task's maxGen
+    threads: int = 1
+    overrides: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "runs_dir", Path(self.runs_dir))
+        object.__setattr__(self, "grid", tuple(self.grid))
+        object.__setattr__(self, "overrides", tuple(self.overrides))
+        if self.name is None:
+            object.__setattr__(self, "name", "sweep-" + default_name(self.task))
+
+    @property
+    def path(self) -> Path:
+        return self.runs_dir / str(self.name)
+
+    def check(self) -> int:
+        """The members' generation budget; SweepError, ConfigError or RunDirError (one line) otherwise."""
+        from . import sweep as sweepmod
+
+        rundir.check_name(str(self.name))
+        seeds = sweepmod.parse_seeds(self.seeds)
+        if not seeds:
+            raise sweepmod.SweepError("--seeds: no seeds")
+        if self.threads < 1:
+            raise sweepmod.SweepError(f"--threads {self.threads}: must be at least 1")
+        grid = sweepmod.parse_grid(list(self.grid))
+        budget = self.gens
+        for setting in sweepmod.settings_of(grid):
+            cfg = for_run(self.task, self.pop, self.gens, seeds[0], 1, self.threads,
+                          (*self.overrides, *(f"{k}={v}" for k, v in setting.items())))
+            budget = budget or cfg.maxGen
+        for m, _, _ in sweepmod.member_names(sweepmod.settings_of(grid), seeds):
+            rundir.check_name(m)
+        if self.runs_dir.exists() and not self.runs_dir.is_dir():
+            raise rundir.RunDirError(f"--runs-dir {self.runs_dir}: not a directory")
+        if self.path.exists() or self.path.is_symlink():
+            raise RunExists(self.path)
+        return int(budget or 1)
+
+    def argv(self, gens: int) -> list[str]:
+        """The engine's arguments (after ``python -m wann_engine``)."""
+        args = ["sweep", "start", str(self.path), "--task", self.task, "--seeds", self.seeds, "--gens", str(gens),
+                "--threads", str(self.threads), "--detach", "--quiet"]
+        if self.pop is not None:
+            args += ["--pop", str(self.pop)]
+        for g in self.grid:
+            args += ["--grid", g]
+        for o in self.overrides:
+            args += ["--set", o]
+        return args
+
+
+def launch_sweep(spec: SweepSpec) -> Path:
+    """Start a new sweep whose scheduler runs in the background; returns its folder (made by the engine).
+    The starting command's output goes to the launch log beside it."""
+    gens = spec.check()
+    spawn_detached(spec.argv(gens), launch_log(spec.runs_dir, str(spec.name)))
+    return spec.path
+
+
 def resume(run: Path) -> subprocess.Popen:
     """Continue a stopped or crashed run in the background."""
     return spawn_detached(resume_argv(run), Path(run) / rundir.LOG)

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import rundir
-from .events import number, parse_line
+from .events import STATE_TYPES, number, parse_line
 
 XAxis = Literal["gen", "evaluations", "elapsed"]
 X_AXES: tuple[str, ...] = ("gen", "evaluations", "elapsed")
@@ -60,6 +60,7 @@ class RunCurve:
     weights: list[float] = field(default_factory=list)
     retest_episodes: int | None = None
     finished: bool = False
+    last_state: str = ""  # the type of the newest state event (``events.STATE_TYPES``): running, paused...
 
     def col(self, name: str) -> np.ndarray:
         return np.asarray(self.rows[name], dtype=np.float64)
@@ -114,6 +115,8 @@ class CurveReader:
 
     def _apply(self, ev: dict[str, Any]) -> None:
         c, t = self.curve, ev["type"]
+        if t in STATE_TYPES:
+            c.last_state = t
         if t == "run_start":
             c.weights = [float(w) for w in ev.get("weights", [])]
             c.finished = False
@@ -315,7 +318,9 @@ class Summary:
         return out
 
 
-def summarize(group: Group, threshold: float | None = None) -> Summary:
+def summarize(group: Group, threshold: float | None = None, column: str = "best_mean") -> Summary:
+    """``column``: the curve whose first crossing of ``threshold`` counts (``best_mean``, or ``retest``:
+    the re-tested champion's score)."""
     finals, retests, conns, gens = [], [], [], []
     gen_to, time_to, evals_to = [], [], []
     episodes = None
@@ -326,7 +331,7 @@ def summarize(group: Group, threshold: float | None = None) -> Summary:
         gens.append(int(c.final("gen")) + 1 if c.n else 0)
         episodes = episodes or c.retest_episodes
         if threshold is not None and c.n:
-            hit = np.flatnonzero(c.col("best_mean") >= threshold)
+            hit = np.flatnonzero(c.col(column) >= threshold)
             k = int(hit[0]) if hit.size else -1
             gen_to.append(c.col("gen")[k] if k >= 0 else np.nan)
             time_to.append(c.col("elapsed")[k] if k >= 0 else np.nan)

@@ -23,6 +23,7 @@ from .screens.log import LogScreen
 from .screens.new_run import NewRunScreen
 from .screens.notes import NotesScreen, RenameScreen, ViewsScreen
 from .screens.run_view import RunScreen
+from .screens.sweep_view import SweepScreen
 from .tail import Watcher
 
 
@@ -156,7 +157,7 @@ class WannTui(App[int]):
         self.run_rows = rows
         self._announce_endings(rows)
         for run, row in rows.items():
-            if row.state == "failed" and row.note and run not in self._failed:
+            if row.state == "failed" and row.note and row.kind == "run" and run not in self._failed:
                 self._failed.add(run)
                 self.notify(row.note, title=f"{run.name} did not start", severity="error", timeout=15)
         if not self.screen_stack or not self.is_running:
@@ -182,6 +183,10 @@ class WannTui(App[int]):
             if before.get(run) in self.LIVE and state in self.ENDINGS:
                 row = rows[run]
                 why = f": {row.note}" if state == "crashed" and row.note else ""
+                if row.kind == "sweep":
+                    self.bell()
+                    self.notify(f"sweep {run.name} {state}: {row.note}", title=f"sweep {state}", timeout=6)
+                    continue
                 self.bell()
                 self.notify(f"{run.name} {state} at generation {row.gen}/{row.total or '?'}{why}",
                             title=f"run {state}", severity=self.ENDINGS[state],  # type: ignore[arg-type]
@@ -203,6 +208,29 @@ class WannTui(App[int]):
             self.pop_screen()
         if isinstance(self.screen, RunScreen):
             self.pop_screen()
+
+    def leave_view(self) -> None:
+        """Back from a live view: to the sweep view it was opened from, else to the browser."""
+        if isinstance(self.screen, RunScreen) and len(self.screen_stack) >= 2 \
+                and isinstance(self.screen_stack[-2], SweepScreen):
+            self.pop_screen()
+        else:
+            self.show_browser()
+
+    def open_sweep(self, path: Path) -> SweepScreen | None:
+        """The sweep view of a sweep folder (a damaged ``sweep.json`` is said, not opened)."""
+        from wann_engine import sweep as sweepmod
+
+        from .sweeps import default_threshold
+
+        try:
+            sw = sweepmod.load(path)
+        except sweepmod.SweepError as e:
+            self.notify(str(e), title=f"cannot open the sweep {Path(path).name}", severity="error")
+            return None
+        view = SweepScreen(Path(path), ascii=self.ascii, threshold=default_threshold(sw.task))
+        self.push_screen(view)
+        return view
 
     def open_runs(self) -> list[Path]:
         return list(self.views)
@@ -386,8 +414,19 @@ class WannTui(App[int]):
 
         self.push_screen(ViewsScreen(runs, states, current), done)
 
-    def _launch(self, spec: control.LaunchSpec | None) -> None:
+    def _launch(self, spec: control.LaunchSpec | control.SweepSpec | None) -> None:
         if spec is None:
+            return
+        if isinstance(spec, control.SweepSpec):
+            try:
+                path = control.launch_sweep(spec)
+            except (rundir.RunDirError, OSError, ValueError) as e:
+                self.notify(str(e), title="cannot start the sweep", severity="error")
+                return
+            self.notify(f"started the sweep {path.name}: its row appears when sweep.json is written "
+                        f"(the start command's output: {control.launch_log(spec.runs_dir, path.name).name})",
+                        timeout=6)
+            self.refresh_states_now()
             return
         try:
             run = control.launch(spec)

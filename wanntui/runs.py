@@ -14,6 +14,7 @@ from pathlib import Path
 
 from wann_engine import control, rundir
 from wann_engine.events import STATE_TYPES, Error, read_tail
+from wann_engine.sweep import is_sweep
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class RunRow:
     note: str = ""  # one line: why a launch failed, why the run crashed, or why it is damaged
     tags: tuple[str, ...] = ()
     notes: str = ""  # the researcher's notes (notes.json)
+    retested: float | None = None  # the re-tested champion's mean (``best`` is the raw best mean)
+    kind: str = "run"  # "run", or "sweep" for a sweep folder (``gen``/``total``: members done / members)
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -82,6 +85,9 @@ class RunStates:
         self._cache: dict[Path, tuple[tuple, RunRow]] = {}
         self.launching: dict[Path, float] = {}  # run dir -> time launched (not yet created by the engine)
         self.recomputed = 0
+        from .sweeps import SweepRows
+
+        self.sweeps = SweepRows()
 
     def row(self, run: Path) -> RunRow | None:
         """The current row of one run (None if the folder holds no run; a damaged run has a row,
@@ -104,7 +110,7 @@ class RunStates:
         notes = control.read_notes(run)
         control.tidy_launch_log(run)
         row = RunRow(s.path, s.name, s.task, s.state, max(0, s.gen), s.total, s.best, s.evals_per_s, s.updated,
-                     created, note=reason(s), tags=notes.tags, notes=notes.text)
+                     created, note=reason(s), tags=notes.tags, notes=notes.text, retested=s.retested)
         self._cache[run] = (key, row)
         self.recomputed += 1
         return row
@@ -119,8 +125,13 @@ class RunStates:
             entries = [d for d in self.runs_dir.iterdir() if d.is_dir()]
         except OSError:
             entries = []
+        keep: set[Path] = set()  # cached rows to keep: runs, and the members of sweeps
         for d in entries:
-            r = self.row(d)
+            if is_sweep(d):
+                r: RunRow | None = self.sweeps.row(d, self)
+                keep.update(self.sweeps.members_of(d))
+            else:
+                r = self.row(d)
             if r is not None:
                 rows[d] = r
                 self.launching.pop(d, None)
@@ -133,8 +144,9 @@ class RunStates:
                 self.launching.pop(run, None)
                 continue
             rows[run] = RunRow(run, run.name, "", state, 0, 0, None, None, t, t, note=err or "")
-        for gone in set(self._cache) - set(rows):
+        for gone in set(self._cache) - set(rows) - keep:
             self._cache.pop(gone, None)
+        self.sweeps.forget_except(set(rows))
         return dict(sorted(rows.items(), key=lambda kv: (kv[1].created, kv[1].name), reverse=True))
 
     def forget(self, run: Path) -> None:

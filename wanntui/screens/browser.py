@@ -24,7 +24,7 @@ from ..comparison import assign_slot, marker, style
 from ..runs import RunRow
 from ..widgets.status import STATE_STYLES
 from .compare import CompareScreen
-from .controls import CONTROL_BINDINGS, LOG_BINDING, RunControls
+from .controls import APPLIES, CONTROL_BINDINGS, LOG_BINDING, RunControls
 
 COLUMNS = (("name", "run"), ("task", "task"), ("state", "state"), ("gen", "gen/total"), ("best", "best"),
            ("rate", "evals/s"), ("updated", "updated"), ("note", ""))
@@ -32,6 +32,9 @@ COLUMNS = (("name", "run"), ("task", "task"), ("state", "state"), ("gen", "gen/t
 SHRINK = (("note", 0), ("task", 8), ("name", 14), ("task", 4))
 #: widths of cells whose text varies every second (fixed, so the table does not jump)
 FIXED = {"updated": 9, "rate": 7}
+
+#: the run-control actions (none applies to a sweep's row)
+CONTROL_ACTIONS = tuple(APPLIES)
 
 #: the browser's orders: key -> (label, sort key of a row, newest/largest first)
 SORTS: dict[str, tuple[str, object, bool]] = {
@@ -48,8 +51,9 @@ def row_cells(r: RunRow, now: float, mark: Text | None = None) -> dict[str, Text
     """The cells of a run's row; ``mark``: the prefix of a run marked for comparison."""
     total = r.total or "?"
     name = Text.assemble(mark, " ", (r.name, "bold")) if mark is not None else Text(r.name)
+    task = Text.assemble(("sweep", "bold"), " ", r.task) if r.kind == "sweep" else Text(r.task)
     return {
-        "name": name, "task": Text(r.task),
+        "name": name, "task": task,
         "state": Text(r.state, style=STATE_STYLES.get(r.state, "")),
         "gen": Text(f"{r.gen}/{total}", justify="right"), "best": Text(fmt.number(r.best), justify="right"),
         "rate": Text(fmt.rate(r.evals_per_s), justify="right"), "updated": Text(fmt.age(r.updated, now)),
@@ -58,9 +62,12 @@ def row_cells(r: RunRow, now: float, mark: Text | None = None) -> dict[str, Text
 
 
 def fitted(cell: Text, width: int) -> Text:
-    """A cell cut to ``width`` (the middle of a long text elided; its styles kept where they can be)."""
+    """A cell cut to ``width`` (the middle of a long text elided; its styles kept where they can be).
+    A sweep's task cell too narrow for ``sweep TASK`` keeps the word ``sweep``."""
     if cell.cell_len <= width:
         return cell
+    if cell.plain.startswith("sweep ") and cell.spans and width >= 5:
+        return Text("sweep", style="bold")
     plain = fmt.elide(cell.plain, width)
     out = Text(plain, style=cell.style, justify=cell.justify)
     if cell.spans:  # a marked name: keep the marker's style on its first character
@@ -78,6 +85,8 @@ def matches(r: RunRow, query: str) -> bool:
             field, value = "tag", word[1:]
         if field == "state":
             ok = r.state.startswith(value)
+        elif field == "kind":
+            ok = r.kind.startswith(value)
         elif field == "task":
             ok = value in r.task.lower()
         elif field in ("tag", "tags"):
@@ -85,7 +94,7 @@ def matches(r: RunRow, query: str) -> bool:
         elif field == "name":
             ok = value in r.name.lower()
         else:
-            ok = any(word in s for s in (r.name.lower(), r.task.lower(), r.state, r.notes.lower(),
+            ok = any(word in s for s in (r.name.lower(), r.task.lower(), r.state, r.kind, r.notes.lower(),
                                          *(t.lower() for t in r.tags)))
         if not ok:
             return False
@@ -112,7 +121,7 @@ class RunTable(DataTable):
 class BrowserScreen(RunControls, Screen):
     BINDINGS = [
         Binding("enter", "open", "Open", id="browser.open", show=False),
-        Binding("o", "open", "Open", id="browser.open_o"),
+        Binding("o", "open", "Open", id="browser.open_o", tooltip="Open the run's live view, or a sweep's view"),
         Binding("n", "new", "New run", id="browser.new"),
         Binding("N", "new_from", "New from this", id="browser.new_from", show=False,
                 tooltip="A new run with the selected run's configuration (the form, pre-filled)"),
@@ -167,7 +176,9 @@ class BrowserScreen(RunControls, Screen):
 
     # --- the table -------------------------------------------------------------------------------
     def visible(self, rows: dict[Path, RunRow]) -> dict[Path, RunRow]:
-        """``rows`` filtered by the query, in the chosen order."""
+        """``rows`` filtered by the query, in the chosen order (a sweep's members, known to the app while
+        their views are open, are inside their sweep's row)."""
+        rows = {p: r for p, r in rows.items() if not (p.parent in rows and rows[p.parent].kind == "sweep")}
         out = {p: r for p, r in rows.items() if matches(r, self.query_text)} if self.query_text else dict(rows)
         if self.sort != "started":
             _, key, rev = SORTS[self.sort]
@@ -264,7 +275,15 @@ class BrowserScreen(RunControls, Screen):
             return None
         return Path(str(key.value)) if key.value is not None else None
 
+    def selected_kind(self) -> str:
+        run = self.selected_run()
+        row = self.rows.get(run) if run is not None else None
+        return row.kind if row is not None else "run"
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.selected_kind() == "sweep" and action in (
+                *CONTROL_ACTIONS, "delete", "mark", "log", "notes", "new_from", "rename", "archive"):
+            return False  # a sweep is acted on with `wann-engine sweep`; its members from the sweep view
         if action == "delete":  # offered for every run; on a running one it says why not
             return self.selected_run() is not None
         allowed = self.control_allowed(action)
@@ -326,7 +345,11 @@ class BrowserScreen(RunControls, Screen):
     # --- actions ---------------------------------------------------------------------------------
     def action_open(self) -> None:
         run = self.selected_run()
-        if run is not None:
+        if run is None:
+            return
+        if self.selected_kind() == "sweep":
+            self.tui.open_sweep(run)
+        else:
             self.tui.open_run(run)
 
     def action_delete(self) -> None:

@@ -16,7 +16,7 @@ HELP = """\
 ## Run browser
 | key | action |
 | --- | --- |
-| `enter` / `o` | open the selected run's live view |
+| `enter` / `o` | open the selected run's live view (a sweep's row: the sweep view) |
 | `home` / `end` | first / last run |
 | `n` | new run: task (preset, task or `gym:<EnvId>`; `→` completes), population, generations, ... |
 | | workers, seed, name, threads, `--set key=value` overrides |
@@ -29,7 +29,7 @@ HELP = """\
 | `d` | delete the run folder (asks, default no; on a running run it says to stop it first) |
 | `t` | notes and tags of the run (kept in the run's `notes.json`) |
 | `R` / `A` | rename / archive (to the runs folder's `.archive/`) a run that is not running |
-| `/` | filter: words match name, task, state, tags, notes; `state:crashed`, `task:gym`, `tag:x`, `#x` |
+| `/` | filter: words match name, task, state, tags, notes; `state:crashed`, `task:gym`, `kind:sweep`, `tag:x`, `#x` |
 | `S` | sort: newest first, last updated, best, name, task, state |
 | `O` | the open run views: switch to one (also in the palette: "view: NAME") |
 | `space` | mark / unmark the selected run for comparison (marked rows show the run's colour) |
@@ -52,6 +52,18 @@ HELP = """\
 | `e` / `f` | weight explorer on the champion / on a member of the first Pareto front (from the checkpoint) |
 | `p` `c` `s` `K` `r` | as in the browser, for this run |
 | `L` | this run's log (error event, engine output, traceback) |
+
+## Sweep view (`enter` on a sweep's row)
+| key | action |
+| --- | --- |
+| `enter` | open the selected member's live view (`escape` there comes back here) |
+| `x` | curves: x as generation / evaluations / wall time |
+| `m` | curves, table and test on the re-tested champion's score / the raw best mean |
+| `t` | threshold of "reached", "time to" and "gen to" (empty for none; swing-up: 600) |
+| `u` | Mann–Whitney U test: the next pair of settings (three settings or more) |
+| `1` `2` `3` | focus the curves / the table per setting / the members |
+| `z` | maximize the focused pane (`escape` restores) |
+| `escape` / `b` | back to the run browser |
 
 ## Compare runs
 | key | action |

@@ -1,6 +1,7 @@
 """The new-run form: task (a preset, a registered task or any ``gym:<EnvId>``), population, generations,
 workers, threads, seed, name and ``--set key=value`` overrides; it can start from an existing run's
-configuration (``N`` in the browser)."""
+configuration (``N`` in the browser). With sweep seeds (``0-7``) or ``--grid key=v1,v2`` fields it starts
+a sweep instead (``wann-engine sweep start ... --detach``, through ``control.launch_sweep``)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,34 @@ def check_form(runs_dir: Path, preset_name: str, pop: str, gens: str, workers: s
     return spec
 
 
+def check_sweep_form(runs_dir: Path, preset_name: str, pop: str, gens: str, workers: str, seeds: str, name: str,
+                     threads: str = "", sets: str = "", grid: str = "") -> control.SweepSpec:
+    """The form's values as a checked :class:`control.SweepSpec`; ValueError names the first bad field.
+    ``grid``: ``key=v1,v2`` words (one per key)."""
+    from wann_engine.sweep import SweepError
+
+    base = check_form(runs_dir, preset_name, pop, gens, workers, "0", "", threads="", sets=sets)
+    if base.workers != 1:
+        raise ValueError("workers: a sweep's members run on threads (the threads field), not MPI workers")
+    try:
+        axes = shlex.split(grid)
+    except ValueError as e:
+        raise ValueError(f"--grid: {e}") from None
+    if threads.strip() and not threads.strip().isdigit():
+        raise ValueError(f"threads: {threads.strip()!r} is not a whole number")
+    n_threads = int(threads) if threads.strip() else 1  # one per member unless asked
+    spec = control.SweepSpec(task=base.task, name=name.strip() or None, runs_dir=Path(runs_dir),
+                             seeds=seeds.strip() or "0", grid=tuple(axes), pop=base.pop, gens=base.gens,
+                             threads=n_threads, overrides=base.overrides)
+    try:
+        spec.check()
+    except (SweepError, ConfigError) as e:
+        raise ValueError(str(e)) from None
+    except rundir.RunDirError as e:
+        raise ValueError(f"name: {e}") from None
+    return spec
+
+
 def _text(v: object) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -99,7 +128,7 @@ def form_values(cfg: Config) -> dict[str, str]:
             "sets": " ".join(shlex.quote(s) for s in sets)}
 
 
-class NewRunScreen(ModalScreen[control.LaunchSpec | None]):
+class NewRunScreen(ModalScreen[control.LaunchSpec | control.SweepSpec | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
         Binding("ctrl+s", "launch", "Launch", id="form.launch"),
@@ -144,6 +173,12 @@ class NewRunScreen(ModalScreen[control.LaunchSpec | None]):
                             compact=True)
                 yield Label("--set")
                 yield Input(v.get("sets", ""), id="sets", placeholder="key=value ...", compact=True)
+                yield Label("sweep seeds")
+                yield Input("", id="sweep-seeds", placeholder="e.g. 0-7: a sweep, one run per seed × setting",
+                            compact=True)
+                yield Label("--grid")
+                yield Input("", id="grid", placeholder="key=v1,v2 ... (a sweep over every combination)",
+                            compact=True)
             yield Static(self.source_error, id="form-error")
             with Horizontal(classes="buttons"):
                 yield Button("Launch (enter)", id="launch", variant="success", compact=True)
@@ -190,9 +225,15 @@ class NewRunScreen(ModalScreen[control.LaunchSpec | None]):
 
     def action_launch(self) -> None:
         v = lambda i: self.query_one(f"#{i}", Input).value  # noqa: E731
+        req: control.LaunchSpec | control.SweepSpec
         try:
-            req = check_form(self.runs_dir, v("task"), v("pop"), v("gens"), v("workers"), v("seed"), v("name"),
-                             threads=v("threads"), sets=v("sets"))
+            if v("sweep-seeds").strip() or v("grid").strip():
+                req = check_sweep_form(self.runs_dir, v("task"), v("pop"), v("gens"), v("workers"),
+                                       v("sweep-seeds"), v("name"), threads=v("threads"), sets=v("sets"),
+                                       grid=v("grid"))
+            else:
+                req = check_form(self.runs_dir, v("task"), v("pop"), v("gens"), v("workers"), v("seed"),
+                                 v("name"), threads=v("threads"), sets=v("sets"))
         except ValueError as e:
             self.error_text = str(e)
             return

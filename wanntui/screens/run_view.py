@@ -188,7 +188,7 @@ class RunScreen(RunControls, PaneKeys, Screen):
 
     def action_back(self) -> None:
         if not self.unzoom():
-            self.tui.show_browser()
+            self.tui.leave_view()
 
     def action_pareto_axes(self) -> None:
         self.query_one(ParetoPlot).toggle()
