@@ -16,6 +16,7 @@ share cores and their times are longer than alone.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import subprocess
@@ -51,7 +52,8 @@ def seed_rows(sweep_dir: Path, marks: list[float]) -> list[dict]:
                     t_at[mark] = float(e.get("elapsed", math.nan))
         last = gens[-1] if gens else {}
         rt = last.get("retest_mean")
-        rows.append({"seed": m.seed, "name": m.name, "gens": int(last.get("gen", -1)) + 1, "t": t_at,
+        rows.append({"seed": m.seed, "name": m.name, "setting": " ".join(m.sets) or "(base)",
+                     "run": run, "gens": int(last.get("gen", -1)) + 1, "t": t_at,
                      "final": float(rt) if isinstance(rt, int | float) else math.nan,
                      "episodes": last.get("retest_episodes"), "conns": last.get("retest_conns")})
     return rows
@@ -81,6 +83,49 @@ def report(rows: list[dict], marks: list[float]) -> list[str]:
     return out
 
 
+def rescore(rows: list[dict], episodes: int, seed: int) -> None:
+    """Each member's final champion scored again by ``wann-engine eval`` on ``episodes`` fresh episodes per
+    shared weight (``seed`` is disjoint from the search's and the re-tests' episodes): the study's measure,
+    free of the search's selection among noisy scores (``fresh`` in each row; NaN without a champion)."""
+    for r in rows:
+        champ = r["run"] / "champion.json"
+        r["fresh"] = math.nan
+        if not champ.is_file():
+            continue
+        out = subprocess.run([sys.executable, "-m", "wann_engine", "eval", str(champ), "--episodes", str(episodes),
+                              "--seed", str(seed), "--threads", "1", "--json"],
+                             cwd=ROOT, capture_output=True, text=True)
+        if out.returncode == 0:
+            r["fresh"] = float(json.loads(out.stdout)["overall_mean"])
+
+
+def study(rows: list[dict], marks: list[float], measure: str) -> list[str]:
+    """Per setting: seeds, median and worst of ``measure`` (``fresh`` or ``final``), how many seeds reached each
+    mark (re-tested, during the run); then every other setting against the first, Mann-Whitney U on ``measure``."""
+    from scipy.stats import mannwhitneyu
+
+    settings: dict[str, list[dict]] = {}
+    for r in rows:
+        settings.setdefault(r["setting"], []).append(r)
+    out = [f"{'setting':<36} {'seeds':>5} {'median':>8} {'worst':>8}  " +
+           " ".join(f"{'>=' + format(m, 'g'):>6}" for m in marks) + f"  ({measure})"]
+    values = {}
+    for name, rs in settings.items():
+        v = np.array([r[measure] for r in rs], dtype=float)
+        v = v[np.isfinite(v)]
+        values[name] = v
+        reached = " ".join(f"{sum(1 for r in rs if not math.isnan(r['t'][m])):>6}" for m in marks)
+        med, worst = (f"{np.median(v):8.1f}", f"{v.min():8.1f}") if v.size else (f"{'-':>8}", f"{'-':>8}")
+        out.append(f"{name:<36} {len(rs):>5} {med} {worst}  {reached}")
+    names = list(settings)
+    for other in names[1:]:
+        a, b = values[names[0]], values[other]
+        if a.size and b.size:
+            res = mannwhitneyu(a, b, alternative="two-sided")
+            out.append(f"{names[0]} vs {other}: U={res.statistic:.0f}, p={res.pvalue:.3g} ({a.size} vs {b.size} seeds)")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=8, help="seeds 0..N-1 (default 8)")
@@ -92,6 +137,9 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], help="key=value for every run (repeatable)")
     ap.add_argument("--dir", type=Path, default=None, help="sweep folder (default /tmp/bench_search-<time>)")
     ap.add_argument("--report", type=Path, default=None, help="only print the table of this sweep folder")
+    ap.add_argument("--rescore", type=int, default=0, metavar="N",
+                    help="also score each final champion on N fresh episodes per weight and compare settings on it")
+    ap.add_argument("--rescore-seed", type=int, default=777_000, help="seed of the fresh episodes (default 777000)")
     a = ap.parse_args()
     marks = [float(x) for x in a.marks.split(",") if x.strip()]
     if a.report is None:
@@ -118,6 +166,11 @@ def main() -> int:
         print(f"bench_search: {e}", file=sys.stderr)
         return 2
     print("\n".join(report(rows, marks)))
+    if len({r["setting"] for r in rows}) > 1 or a.rescore:
+        if a.rescore:
+            rescore(rows, a.rescore, a.rescore_seed)
+        print()
+        print("\n".join(study(rows, marks, "fresh" if a.rescore else "final")))
     return 0
 
 
