@@ -64,11 +64,13 @@ def _t(x: float) -> str:
 
 
 def report(rows: list[dict], marks: list[float]) -> list[str]:
-    head = f"{'seed':>5} {'gens':>7} " + " ".join(f"{'t@' + format(m, 'g'):>8}" for m in marks) + \
+    width = max([len(r["name"]) for r in rows] + [6])
+    head = f"{'member':<{width}} {'seed':>5} {'gens':>7} " + " ".join(f"{'t@' + format(m, 'g'):>8}" for m in marks) + \
         f" {'final retested':>15} {'episodes':>8} {'conns':>6}"
     out = [head]
-    for r in sorted(rows, key=lambda r: r["seed"]):
-        out.append(f"{r['seed']:>5} {r['gens']:>7} " + " ".join(f"{_t(r['t'][m]):>8}" for m in marks) +
+    for r in sorted(rows, key=lambda r: (r["seed"], r["name"])):
+        times = " ".join(f"{_t(r['t'][m]):>8}" for m in marks)
+        out.append(f"{r['name']:<{width}} {r['seed']:>5} {r['gens']:>7} " + times +
                    f" {r['final']:15.2f} {r['episodes'] or '-':>8} {r['conns'] if r['conns'] is not None else '-':>6}")
     finals = np.array([r["final"] for r in rows], dtype=float)
     ok = finals[np.isfinite(finals)]
