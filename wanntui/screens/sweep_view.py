@@ -142,7 +142,7 @@ class SweepScreen(PaneKeys, TuiScreen):
     SweepScreen .-maximized { height: 1fr; max-height: 100%; }
     """
 
-    def __init__(self, path: Path, ascii: bool = False, threshold: float | None = None, every: float = 0.25) -> None:
+    def __init__(self, path: Path, ascii: bool = False, threshold: float | None = None, every: float = 0.1) -> None:
         super().__init__()
         self.path = Path(path)
         self.ascii = ascii
