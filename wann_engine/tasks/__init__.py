@@ -256,7 +256,8 @@ def _swingup(cfg: Config | None) -> Task:
 def _biped(cfg: Config | None) -> Task:
     from .gym_task import biped
 
-    return biped(fall_penalty=fall_penalty(cfg))
+    stall = 0 if cfg is None else int(getattr(cfg, "biped_stall_steps", 0))
+    return biped(fall_penalty=fall_penalty(cfg), stall_steps=stall)
 
 
 def _classify(name: str) -> Factory:

@@ -35,6 +35,9 @@ _PURE_MODULES = ("gymnasium.envs.classic_control.", "gymnasium.envs.toy_text.")
 
 BIPED_ID = "BipedalWalker-v3"
 BIPED_LIMIT = 1600
+#: ``biped_stall_steps``: the hull must get this far (Box2D units, ~1/10 of the hull's length; 1 unit of forward
+#: progress earns 130/30 = 4.3 reward) beyond its farthest point within that many steps, or the episode ends.
+STALL_DISTANCE = 0.2
 BIPED_INPUTS = (
     "hull_angle", "hull_vel_angle", "vel_x", "vel_y",
     "hip1_angle", "hip1_speed", "knee1_angle", "knee1_speed", "leg1_contact",
@@ -122,7 +125,7 @@ class GymTask(TaskBase):
     checks_stop = True  # between batched steps of _episodes
 
     def __init__(self, env_id: str, env_kwargs: dict[str, Any] | None = None, name: str | None = None,
-                 fall_penalty: bool = True, slots: int = DEFAULT_SLOTS) -> None:
+                 fall_penalty: bool = True, slots: int = DEFAULT_SLOTS, stall_steps: int = 0) -> None:
         from gymnasium import spaces
 
         self.env_id = env_id
@@ -130,6 +133,7 @@ class GymTask(TaskBase):
         self.name = name or "gym:" + ",".join([env_id, *(f"{k}={v}" for k, v in self.env_kwargs.items())])
         self.fall_penalty = fall_penalty
         self.slots = max(1, int(slots))
+        self.stall_steps = int(stall_steps)  # search scoring only, see stall_cap
         env = _make(env_id, self.env_kwargs)
         self._envs = [env]
         obs_sp, act_sp = env.observation_space, env.action_space
@@ -215,7 +219,8 @@ class GymTask(TaskBase):
 
     def twin(self) -> GymTask:
         """The same task on its own environments (for use from another thread)."""
-        t = GymTask(self.env_id, self.env_kwargs, name=self.name, fall_penalty=self.fall_penalty, slots=self.slots)
+        t = GymTask(self.env_id, self.env_kwargs, name=self.name, fall_penalty=self.fall_penalty, slots=self.slots,
+                    stall_steps=self.stall_steps)
         t.max_steps = self.max_steps
         return t
 
@@ -236,13 +241,29 @@ class GymTask(TaskBase):
         # episodes network-major, then weight, then rep
         ep_net = np.repeat(np.arange(n_p, dtype=np.int64), n_w * n_r)
         ep_w = np.tile(np.repeat(weights, n_r), n_p)
-        returns, steps = self._episodes(pack(nets), ep_net, ep_w, seeds * (n_p * n_w), cap)
+        returns, steps = self._episodes(pack(nets), ep_net, ep_w, seeds * (n_p * n_w), cap,
+                                        stall=self.stall_cap(key))
         return Scores(returns.reshape(n_p, n_w, n_r), steps)
 
+    def stall_cap(self, key: tuple[int, ...]) -> int:
+        """The steps without forward progress that end an episode of :meth:`score` under ``key`` (0 = never).
+
+        ``biped_stall_steps`` shortens the search's episodes only: those scored under a search key, the two
+        numbers ``(seed, gen)`` of ``Search.eval_key``. Every other caller of this method passes a one-number
+        key — the runner's re-test ``(search.retest_seed(...),)`` and ``wann-engine eval`` ``(seed,)`` — and
+        those episodes, like ``protocol``'s and playback's (through :class:`GymScorer` and :meth:`frames`),
+        run as gymnasium ships them.
+        """
+        if self.stall_steps <= 0 or not self._is_biped or len(key) != 2:
+            return 0
+        return self.stall_steps
+
     def _episodes(self, packed: PackedNets, ep_net: np.ndarray, ep_w: np.ndarray, ep_seed: Sequence[int],
-                  cap: int, edge_w: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+                  cap: int, edge_w: np.ndarray | None = None, stall: int = 0) -> tuple[np.ndarray, int]:
         """Episode ``e``: network ``ep_net[e]`` at shared weight ``ep_w[e]`` (or, with ``edge_w``, network 0
-        with connection weights ``edge_w[e]``), reset with seed ``ep_seed[e]``. Returns (returns, steps)."""
+        with connection weights ``edge_w[e]``), reset with seed ``ep_seed[e]``. Returns (returns, steps).
+        ``stall`` > 0 (BipedalWalker only): an episode also ends, with the reward earned so far, after ``stall``
+        steps in a row in which the hull did not get more than :data:`STALL_DISTANCE` beyond its farthest x."""
         n_ep = len(ep_net)
         returns = np.zeros(n_ep)
         n_s = min(self.slots, n_ep)
@@ -261,6 +282,8 @@ class GymTask(TaskBase):
         t = np.zeros(n_s, dtype=np.int64)
         total = np.zeros(n_s)
         done = np.zeros(n_s, dtype=bool)
+        far = np.zeros(n_s)  # with stall: the farthest hull x that counted as progress, and the steps since
+        still = np.zeros(n_s, dtype=np.int64)
         m = 0
         next_ep = 0
         steps = 0
@@ -278,6 +301,8 @@ class GymTask(TaskBase):
                 dirty[m] = True
                 self.encode(o, obs[m])
                 lane_net[m], lane_w[m], ep[m], t[m], total[m] = ep_net[next_ep], ep_w[next_ep], next_ep, 0, 0.0
+                if stall:
+                    far[m], still[m] = envs[m].unwrapped.hull.position[0], 0
                 next_ep += 1
                 m += 1
             if m == 0:
@@ -294,6 +319,13 @@ class GymTask(TaskBase):
                 total[i] += reward
                 t[i] += 1
                 done[i] = end or t[i] >= cap
+                if stall and not done[i]:
+                    x = envs[i].unwrapped.hull.position[0]
+                    if x > far[i] + STALL_DISTANCE:
+                        far[i], still[i] = x, 0
+                    else:
+                        still[i] += 1
+                        done[i] = still[i] >= stall
                 if not done[i]:
                     self.encode(o, obs[i])
             self.flush()  # before the rows move below
@@ -306,7 +338,7 @@ class GymTask(TaskBase):
                     if i != m:
                         envs[i], envs[m] = envs[m], envs[i]
                         dirty[i], dirty[m] = dirty[m], dirty[i]
-                        for arr in (obs, lane_net, lane_w, ep, t, total, done):
+                        for arr in (obs, lane_net, lane_w, ep, t, total, done, far, still):
                             arr[i] = arr[m]
                 else:
                     i += 1
@@ -405,14 +437,16 @@ class GymScorer:
         self.task.close()
 
 
-def biped(fall_penalty: bool = True) -> GymTask:
+def biped(fall_penalty: bool = True, stall_steps: int = 0) -> GymTask:
     """BipedalWalker-v3 as gymnasium ships it (24 inputs, 4 outputs, 1600 steps).
 
     ``fall_penalty=False`` drops the -100 given when the hull touches the ground
     or the walker leaves the left edge, as the original WANN code did; the step
-    then earns the shaping reward it would have had.
+    then earns the shaping reward it would have had. ``stall_steps`` > 0 ends a
+    search episode whose hull has stopped moving forward (``biped_stall_steps``,
+    see :meth:`GymTask.stall_cap`).
     """
-    task = GymTask(BIPED_ID, name="biped", fall_penalty=fall_penalty)
+    task = GymTask(BIPED_ID, name="biped", fall_penalty=fall_penalty, stall_steps=stall_steps)
     task.max_steps = min(task.max_steps, BIPED_LIMIT)
     return task
 
