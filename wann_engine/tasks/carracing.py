@@ -1,9 +1,11 @@
 """``carracing``: gymnasium's CarRacing-v3 from pixels through a 16-dimensional learned encoder.
 
-The paper's third task (the original ``vae_racing``): each 96x96 frame goes through the ConvVAE encoder
-of :mod:`carracing_encoder` (plain numpy, weights packaged in ``wann_engine/data/carracing``), whose 16
-latent means z0..z15 are the network's inputs; the three outputs are steering (clipped to [-1, 1]), gas
-((a + 1) / 2, clipped to [0, 1]) and brake (clipped to [0, 1]). Episodes last at most 1000 steps.
+The paper's third task (the original ``vae_racing``): each step's 64x64 frame, drawn from the env's state
+by :mod:`carracing_raster` (gymnasium's picture without its pygame cost; physics and rewards are
+gymnasium's), goes through the ConvVAE encoder of :mod:`carracing_encoder` (plain numpy, weights packaged
+in ``wann_engine/data/carracing``), whose 16 latent means z0..z15 are the network's inputs; the three
+outputs are steering (clipped to [-1, 1]), gas ((a + 1) / 2, clipped to [0, 1]) and brake (clipped to
+[0, 1]). Episodes last at most 1000 steps.
 
 Scoring is :class:`GymTask`'s: one pool of environments stepped together, a fresh environment per
 episode (Box2D keeps state across resets). The frames of all live episodes of a step are encoded in one
@@ -20,9 +22,10 @@ import numpy as np
 
 from . import Frame, TaskError
 from . import carracing_encoder as ce
+from . import carracing_raster as raster
 from .gym_task import GymTask
 
-ENV_ID = "CarRacing-v3"
+ENV_ID = raster.ENV_ID  # CarRacing-v3 with the fast state frame
 LIMIT = 1000
 INPUTS = tuple(f"z{i}" for i in range(ce.Z))
 OUTPUTS = ("steer", "gas", "brake")
@@ -32,7 +35,7 @@ OUTPUTS = ("steer", "gas", "brake")
 class CarFrame(Frame):
     """A CarRacing step with its picture: ``obs`` holds the latent (the network's inputs)."""
 
-    image: np.ndarray = field(default_factory=lambda: np.zeros((96, 96, 3), np.uint8))  # the env's frame
+    image: np.ndarray = field(default_factory=lambda: np.zeros((96, 96, 3), np.uint8))  # the state frame
     latent: np.ndarray = field(default_factory=lambda: np.zeros(ce.Z))  # the encoder's output
     controls: np.ndarray = field(default_factory=lambda: np.zeros(3))  # steer, gas, brake as applied
 
@@ -50,7 +53,6 @@ class CarRacingTask(GymTask):
         self.max_steps = min(self.max_steps, LIMIT)
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._last_z = np.zeros(ce.Z)
-        self._last_frame = np.zeros((96, 96, 3), np.uint8)
 
     def twin(self) -> CarRacingTask:
         t = CarRacingTask(encoder=self.encoder, slots=self.slots)
@@ -61,15 +63,14 @@ class CarRacingTask(GymTask):
     def encode(self, obs: Any, row: np.ndarray) -> None:
         """Defer: the frame is encoded with the others of this step by :meth:`flush`."""
         o = np.asarray(obs)
-        if o.shape != (96, 96, 3):
-            raise TaskError(f"carracing: a frame of shape {o.shape}, expected (96, 96, 3)")
+        if o.shape != (ce.SIZE, ce.SIZE, 3):
+            raise TaskError(f"carracing: a frame of shape {o.shape}, expected ({ce.SIZE}, {ce.SIZE}, 3)")
         self._pending.append((o, row))
-        self._last_frame = o
 
     def flush(self) -> None:
         if not self._pending:
             return
-        z = self.encoder.encode(np.stack([o for o, _ in self._pending]))
+        z = self.encoder.encode64(np.stack([o for o, _ in self._pending]))
         for (_, row), zi in zip(self._pending, z, strict=True):
             row[:] = zi
         self._last_z = z[-1].astype(np.float64)
@@ -81,9 +82,8 @@ class CarRacingTask(GymTask):
     # --- playback -------------------------------------------------------------------------------
     def _frame(self, env: Any, t: int, reward: float, total: float, done: bool, obs: np.ndarray,
                action: np.ndarray, scene: bool) -> Any:
-        # step 0 passes the encoded row; later steps the raw frame (the last one is not encoded)
-        o = np.asarray(obs)
-        image = o.reshape(96, 96, 3).astype(np.uint8) if o.size == 96 * 96 * 3 else self._last_frame
+        # the 96x96 picture of the state the network saw (the encoder's 64x64 frame is sampled from it)
+        image = raster.frame(env, full=True)
         z = self._last_z.copy()
         return CarFrame(t, reward, total, done, z, action, image=image, latent=z,
                         controls=controls(action[None])[0] if t else np.zeros(3))

@@ -3,7 +3,8 @@
 A 96x96 RGB CarRacing frame is cropped to its top 84 rows (the dashboard strip is dropped) and
 resampled to 64x64 (nearest pixel), scaled to [0, 1], then passed through four 4x4 stride-2 ReLU
 convolutions of 32/64/128/256 filters (64 -> 31 -> 14 -> 6 -> 2) and a linear map of the flattened
-256x2x2 features to the 16-dimensional mean of the VAE's posterior, which is the network's input.
+256x2x2 features to the 16-dimensional mean of the VAE's posterior, which is the network's input. The
+task draws those 64x64 pixels directly (:mod:`carracing_raster`) and calls :meth:`Encoder.encode64`.
 
 Weights live in an ``.npz`` (no pickle) beside a JSON file holding the npz's sha256 and the training
 recipe; :func:`load` refuses a file whose checksum does not match. Training (PyTorch, the optional
@@ -31,8 +32,9 @@ STRIDE = 2
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "carracing" / "encoder.npz"
 ENV_VAR = "WANN_CARRACING_ENCODER"  # another weights file (tests, experiments)
 
-_ROWS = np.floor((np.arange(SIZE) + 0.5) * CROP / SIZE).astype(np.intp)
-_COLS = np.floor((np.arange(SIZE) + 0.5) * 96 / SIZE).astype(np.intp)
+#: the rows and columns of the 96x96 frame that the 64x64 input samples (nearest pixel)
+ROWS = np.floor((np.arange(SIZE) + 0.5) * CROP / SIZE).astype(np.intp)
+COLS = np.floor((np.arange(SIZE) + 0.5) * 96 / SIZE).astype(np.intp)
 
 
 def preprocess(frames: np.ndarray) -> np.ndarray:
@@ -40,7 +42,7 @@ def preprocess(frames: np.ndarray) -> np.ndarray:
     f = np.asarray(frames)
     if f.ndim == 3:
         f = f[None]
-    return f[:, _ROWS][:, :, _COLS]
+    return f[:, ROWS][:, :, COLS]
 
 
 def sha256_file(path: Path) -> str:
@@ -83,9 +85,25 @@ class Encoder:
         """(N, 64, 64, 3) uint8 (or float in [0, 1]) -> (N, 16) float32."""
         x = np.asarray(x64)
         x = x.astype(np.float32) / np.float32(255.0) if x.dtype == np.uint8 else x.astype(np.float32)
-        for k, b in zip(self._k, self._b, strict=True):
-            x = np.maximum(_conv(x, k) + b, np.float32(0.0))
-        return x.reshape(len(x), -1) @ self._mu_w + self._mu_b
+        with _one_blas_thread():
+            for k, b in zip(self._k, self._b, strict=True):
+                x = np.maximum(_conv(x, k) + b, np.float32(0.0))
+            return x.reshape(len(x), -1) @ self._mu_w + self._mu_b
+
+
+_BLAS: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """A context running BLAS on one thread. A search process uses one core; OpenBLAS's own threads on
+    these small products cost 2-4x the CPU time (and far more wall time on a busy machine).
+    ``threadpoolctl`` comes with scikit-learn."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _conv(x: np.ndarray, k: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Frames for the CarRacing encoder, and its training (World Models' ConvVAE, z = 16) with PyTorch.
 
 ``collect``: episodes of CarRacing-v3 driven at random (actions held for a few steps) and by a simple
-scripted driver (steer towards the road's centre seen in the frame, gentle gas), each frame cropped and
-resampled to 64x64 (:func:`carracing_encoder.preprocess`) and saved as uint8 in a compressed ``.npz``.
+scripted driver (steer towards the road's centre seen in the frame, gentle gas), each 64x64 frame drawn
+by :mod:`carracing_raster` as the task sees it and saved as uint8 in a compressed ``.npz``.
 
 ``train``: the ConvVAE of World Models (encoder 4 convs 32/64/128/256 4x4 stride 2 ReLU -> mean and
 log-variance of 16 dims; decoder dense 1024 -> 4 transposed convs 128/64/32/3 of 5/5/6/6 stride 2 ->
@@ -27,11 +27,11 @@ Progress = Callable[[int, int, str], None]
 
 
 def _scripted(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Steer towards the grey road's centre a little ahead of the car; gentle gas."""
-    row = frame[60:66, :, :].astype(np.int16)
+    """Steer towards the grey road's centre a little ahead of the car (64x64 frame); gentle gas."""
+    row = frame[46:50, :, :].astype(np.int16)
     grey = (np.abs(row[..., 0] - row[..., 1]) < 12) & (row[..., 0] > 80) & (row[..., 0] < 130)
     cols = np.nonzero(grey.any(axis=0))[0]
-    steer = 0.0 if len(cols) == 0 else float(np.clip((cols.mean() - 48) / 16, -1, 1))
+    steer = 0.0 if len(cols) == 0 else float(np.clip((cols.mean() - 32) / 10.7, -1, 1))
     return np.array([steer + rng.normal(0, 0.1), 0.3 + 0.2 * rng.random(), 0.0], np.float32)
 
 
@@ -41,10 +41,12 @@ def collect(out: Path, episodes: int = 16, steps: int = 400, seed: int = 0, ever
     ``every``-th frame; writes ``out`` (``frames``: (N, 64, 64, 3) uint8). Returns N."""
     import gymnasium as gym
 
+    from . import carracing_raster as raster
+
     rng = np.random.default_rng(seed)
     kept: list[np.ndarray] = []
     for e in range(episodes):
-        env = gym.make("CarRacing-v3", disable_env_checker=True)
+        env = gym.make(raster.ENV_ID, disable_env_checker=True)
         try:
             o, _ = env.reset(seed=int(seed * 1000 + e))
             a = np.zeros(3, np.float32)
@@ -56,7 +58,7 @@ def collect(out: Path, episodes: int = 16, steps: int = 400, seed: int = 0, ever
                     a = _scripted(o, rng)
                 o, _, term, trunc, _ = env.step(a)
                 if t % every == 0:
-                    kept.append(ce.preprocess(o)[0])
+                    kept.append(np.asarray(o, np.uint8))
                 if progress is not None:
                     progress(e * steps + t + 1, episodes * steps, f"episode {e + 1}/{episodes}")
                 if term or trunc:
