@@ -48,12 +48,16 @@ MEMBER_SHRINK = (("note", 0), ("best", 0), ("member", 12))
 
 
 def short_labels(sweep: sweepmod.Sweep) -> tuple[str, list[str]]:
-    """(what varies, a short name per setting): with one grid key, ``key`` and its values."""
-    labels = [sweepmod.setting_label(s) for s in sweep.settings]
+    """(what varies, a short name per setting): with one grid key, ``key`` and its values; with several,
+    the keys and the values joined by ``/`` (``islands/restart_stall`` and ``4/100``), so that settings stay
+    told apart when a narrow terminal cuts the column."""
     if len(sweep.grid) == 1:
         key, vals = sweep.grid[0]
         return key, list(vals)
-    return "setting", labels
+    keys = [k for k, _ in sweep.grid]
+    if keys and all(set(s) == set(keys) for s in sweep.settings):
+        return "/".join(keys), ["/".join(str(s[k]) for k in keys) for s in sweep.settings]
+    return "setting", [sweepmod.setting_label(s) for s in sweep.settings]
 
 
 def num(x: float | None, digits: int = 1) -> str:
