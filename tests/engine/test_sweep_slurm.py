@@ -71,6 +71,12 @@ def test_sweep_members_run_as_a_job_array(slurm, tmp_path):
     assert len(outs) == 4
     for m in sw.members:
         assert history(path / m.name) == reference(tmp_path / "ref", sw, m), m.name
+    # the console's run browser lists the Slurm sweep as one finished row (members are not rows)
+    from wanntui.runs import RunStates
+
+    rows = RunStates(tmp_path).scan()
+    assert list(rows) == [path] and rows[path].kind == "sweep", rows
+    assert rows[path].state == "finished" and (rows[path].gen, rows[path].total) == (4, 4)
     # nothing left to submit: resume says so
     p = engine("sweep", "resume", str(path), "--slurm", "", check=True)
     assert "nothing submitted" in p.stdout
