@@ -50,6 +50,14 @@ def med(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
+async def idle_cpu_pct(pilot, seconds: float) -> float:
+    """The console's CPU (% of a core) over ``seconds`` of doing nothing but its own timers."""
+    await pilot.pause(1.0)
+    c0, w0 = time.process_time(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    return 100 * (time.process_time() - c0) / (time.perf_counter() - w0)
+
+
 def p95(xs: list[float]) -> float:
     return sorted(xs)[int(0.95 * (len(xs) - 1))] if xs else float("nan")
 
@@ -104,10 +112,7 @@ async def headless(runs: Path, quick: bool) -> dict[str, float | int]:
         res["latency_headless_p95_ms"] = 1000 * p95(lat)
 
         # 4a: idle CPU with the live view open
-        await pilot.pause(1.0)
-        c0, w0 = time.process_time(), time.perf_counter()
-        await asyncio.sleep(5 if quick else 10)
-        res["idle_cpu_view_pct"] = 100 * (time.process_time() - c0) / (time.perf_counter() - w0)
+        res["idle_cpu_view_pct"] = await idle_cpu_pct(pilot, 5 if quick else 10)
 
         # 2: two runs at 50 generations/s each, written by another process
         secs = 5 if quick else 10
@@ -304,10 +309,7 @@ async def sweep_headless(runs: Path, quick: bool, rate: float) -> dict[str, floa
             res["sweep_latency_headless_p95_ms"] = 1000 * p95(lat)
 
             # b) idle: 16 running members that write nothing
-            await pilot.pause(1.0)
-            c0, w0 = time.process_time(), time.perf_counter()
-            await asyncio.sleep(5 if quick else 10)
-            res["sweep_idle_cpu_pct"] = 100 * (time.process_time() - c0) / (time.perf_counter() - w0)
+            res["sweep_idle_cpu_pct"] = await idle_cpu_pct(pilot, 5 if quick else 10)
 
             # c) every member writes ``rate`` generations/s
             secs = 6 if quick else 12
