@@ -59,7 +59,7 @@ class StatusBar(Static):
     def _build(self, snap: Snapshot, tight: bool, compact: bool, drop: tuple[str, ...] = ()) -> Text:
         sep = ("|" if tight else " | ") if self.ascii else ("│" if tight else " │ ")
         text = Text(no_wrap=False, overflow="fold")
-        name = snap.meta.name or snap.path.name
+        name = snap.path.name  # the folder (a copied run keeps its run_start name)
         text.append(name[:18] + ("~" if len(name) > 18 else "") if compact else name, style="bold")
         for label, value in self.fields:
             if label in drop:
