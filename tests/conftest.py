@@ -58,3 +58,14 @@ def recorded(tmp_path_factory) -> Path:
     from tui_support import recorded_run
 
     return recorded_run(tmp_path_factory.mktemp("recorded"))
+
+
+@pytest.fixture
+def recorded_runs(tmp_path: Path, recorded: Path) -> Path:
+    """A runs folder holding a copy of the recorded run (``rec``)."""
+    from tui_support import copy_run
+
+    d = tmp_path / "runs"
+    d.mkdir()
+    copy_run(recorded, d)
+    return d

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tui_support import copy_run, last_generation, make_app, until
+from tui_support import last_generation, make_app, until
 
 from wanntui import fmt
 from wanntui.app import WannTui
@@ -24,11 +24,8 @@ from wanntui.widgets.weights import WeightTable
 
 
 @pytest.fixture
-def runs(tmp_path: Path, recorded: Path) -> Path:
-    d = tmp_path / "runs"
-    d.mkdir()
-    copy_run(recorded, d)
-    return d
+def runs(recorded_runs: Path) -> Path:
+    return recorded_runs
 
 
 async def open_rec(pilot, app: WannTui) -> RunScreen:

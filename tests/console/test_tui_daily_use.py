@@ -26,11 +26,8 @@ GYM = "gym_LunarLanderContinuous-v3-20261130-194113"  # a default gym run name: 
 
 
 @pytest.fixture
-def runs(tmp_path: Path, recorded: Path) -> Path:
-    d = tmp_path / "runs"
-    d.mkdir()
-    copy_run(recorded, d)
-    return d
+def runs(recorded_runs: Path) -> Path:
+    return recorded_runs
 
 
 def screen_text(app) -> str:

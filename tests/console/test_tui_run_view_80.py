@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 from rich.console import Console
-from tui_support import copy_run, make_app, until
+from tui_support import make_app, until
 
 from wanntui.screens.browser import BrowserScreen
 from wanntui.screens.run_view import RunScreen
@@ -20,11 +20,8 @@ CRASH = "RuntimeError: boom in the evaluator"
 
 
 @pytest.fixture
-def runs(tmp_path: Path, recorded: Path) -> Path:
-    d = tmp_path / "runs"
-    d.mkdir()
-    copy_run(recorded, d)
-    return d
+def runs(recorded_runs: Path) -> Path:
+    return recorded_runs
 
 
 def crashed_before_gen0(runs: Path, error: str | None = CRASH) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 from textual import events
-from tui_support import copy_run, make_app, until
+from tui_support import make_app, until
 
 from wanntui.model import synthetic_generation
 from wanntui.screens.browser import BrowserScreen
@@ -20,11 +20,8 @@ from wanntui.widgets.weights import WeightTable
 
 
 @pytest.fixture
-def runs(tmp_path: Path, recorded: Path) -> Path:
-    d = tmp_path / "runs"
-    d.mkdir()
-    copy_run(recorded, d)
-    return d
+def runs(recorded_runs: Path) -> Path:
+    return recorded_runs
 
 
 def burst(app, *keys: str) -> None:
