@@ -209,11 +209,10 @@ def lock_info(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def engine_alive(path: Path) -> bool:
-    """True while an engine holds the run's lock."""
-    f = Path(path) / LOCK
+def lock_held(file: Path) -> bool:
+    """True while some process holds an exclusive flock on ``file`` (False when the file is missing)."""
     try:
-        fd = os.open(f, os.O_RDONLY)
+        fd = os.open(file, os.O_RDONLY)
     except OSError:
         return False
     try:
@@ -223,6 +222,11 @@ def engine_alive(path: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def engine_alive(path: Path) -> bool:
+    """True while an engine holds the run's lock."""
+    return lock_held(Path(path) / LOCK)
 
 
 def remove_stale_temp_files(path: Path) -> None:

@@ -337,20 +337,12 @@ def wanted(path: Path) -> Literal["run", "stop"]:
 def scheduler_pid(path: Path) -> int | None:
     """The pid of the scheduler running this sweep, or None (the lock is free)."""
     f = Path(path) / SCHEDULER_LOCK
-    try:
-        fd = os.open(f, os.O_RDONLY)
-    except OSError:
+    if not rundir.lock_held(f):
         return None
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        try:
-            return int(orjson.loads(f.read_bytes())["pid"])
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            return -1
-    finally:
-        os.close(fd)
-    return None
+        return int(orjson.loads(f.read_bytes())["pid"])
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return -1
 
 
 class SchedulerLock(rundir.HeldLock):
