@@ -60,6 +60,9 @@ class Config:
     # raw (alg_nReps-episode) mean, as in the original. Re-tests never change the search itself.
     retest_top: int = 2
     retest_reps: int = 20
+    # Only networks with at most this many connections are re-tested, so the champion is the best network of
+    # that size or smaller (the paper reports its champions' sizes); 0 = any size. The search is unchanged.
+    champion_max_conns: int = 0
     # Island populations (search.Search._breed): the population split into `islands` equal, contiguous
     # sub-populations, each ranked, culled, elitism-kept and tournament-selected on its own (scoring stays one batch).
     # Every migrate_every generations each island's migrate_n best (by the generation's ranking) are copied into
@@ -109,6 +112,7 @@ class Config:
         need(self.threads >= 0, "threads", "must be >= 0")
         need(self.retest_top >= 0, "retest_top", "must be >= 0 (0 = no re-test)")
         need(self.retest_reps >= 1, "retest_reps", "must be at least 1")
+        need(self.champion_max_conns >= 0, "champion_max_conns", "must be >= 0 (0 = any size)")
         need(self.islands >= 1, "islands", "must be at least 1 (1 = one population)")
         need(self.popSize % self.islands == 0, "popSize",
              f"must be a multiple of islands={self.islands} (islands are of equal size)")

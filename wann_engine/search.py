@@ -129,8 +129,10 @@ class Search:
         """Which networks of the current generation to re-test, and the episode seed to re-test them on.
 
         The networks: the ``retest_top`` best raw means of the first Pareto front (mean, connections),
-        best first. The seed: :func:`retest_seed` of (run seed, generation), so ``wann-engine eval FILE
-        --seed S --episodes retest_reps`` replays a re-test exactly. Pure: no random numbers are drawn,
+        best first (only those of at most ``champion_max_conns`` connections when it is set: a dominator of
+        such a network is no larger, so this is the first front of the networks of that size). The seed:
+        :func:`retest_seed` of (run seed, generation), so ``wann-engine eval FILE --seed S --episodes
+        retest_reps`` replays a re-test exactly. Pure: no random numbers are drawn,
         so the search itself is the same with or without re-tests."""
         k = self.cfg.retest_top
         if k <= 0 or not len(self.pop):
@@ -141,6 +143,8 @@ class Search:
         m = np.where(ok, mean, -np.inf)
         front = np.flatnonzero(ranking.fronts(ranking.objectives(m, m, conns, False)) == 0)
         front = front[ok[front]]
+        if self.cfg.champion_max_conns > 0:
+            front = front[conns[front] <= self.cfg.champion_max_conns]
         pick = front[np.argsort(-mean[front], kind="stable")][:k]
         return pick.astype(np.int64), retest_seed(self.cfg.seed, self.gen)
 
