@@ -162,14 +162,14 @@ def stop(sweep_dir: SweepDir) -> int:
     sw = sweepmod.load(sweep_dir)
     sweepmod.set_wanted(sweep_dir, "stop")
     sched = sweepmod.scheduler_pid(sweep_dir)
-    sweep_local.Scheduler(sweep_dir, hold_lock=False).stop_members()
-    running = [st for st in sweepmod.statuses(sw) if st.alive]
+    # counted as asked: a member that stops at once is no longer running when the line is printed
+    asked = sweep_local.Scheduler(sweep_dir, hold_lock=False).stop_members()
     cancelled = ""
     if sw.slurm_jobs:
         from . import slurm as slurmmod
 
         cancelled = slurmmod.cancel(sw)
-    print(f"{sweep_dir}: asked {len(running)} running member(s) to stop"
+    print(f"{sweep_dir}: asked {asked} running member(s) to stop"
           + (f" and the scheduler (pid {sched})" if sched else "") + (f"; {cancelled}" if cancelled else ""))
     return Exit.OK
 
@@ -215,6 +215,7 @@ def extend(
         return Exit.OK
     if not run:
         return Exit.OK
+    sweepmod.set_wanted(sweep_dir, "run")  # (after `sweep stop`, a scheduler would stop again at once)
     return _go(sweep_dir, parallel, detach, slurm, quiet, poll)
 
 

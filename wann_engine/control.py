@@ -453,8 +453,11 @@ def summary(run: Path) -> RunSummary:
 
 def _summary(run: Path) -> RunSummary:
     cfg, damaged = _config(run)
-    tail = read_tail(run / rundir.EVENTS, {"generation", *STATE_TYPES}, stop=_state_found)
+    # the lock first: an engine writes its last state event before it releases the lock, so a tail read
+    # after a free lock is complete (read the other way round, an engine stopping between the two reads
+    # leaves a tail without its ``stopped`` event and a free lock: a stopping run read as crashed)
     alive = rundir.engine_alive(run)
+    tail = read_tail(run / rundir.EVENTS, {"generation", *STATE_TYPES}, stop=_state_found)
     newest = tail.newest(STATE_TYPES)
     state: State
     if alive:

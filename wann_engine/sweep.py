@@ -397,8 +397,10 @@ def last_error(run: Path) -> str:
     return "the engine ended without a word (killed?)"
 
 
-def member_status(sw: Sweep, m: Member) -> MemberStatus:
-    """Where member ``m`` stands against the sweep's budget (reads the run directory only)."""
+def member_status(sw: Sweep, m: Member, stopping: bool | None = None) -> MemberStatus:
+    """Where member ``m`` stands against the sweep's budget (reads the run directory only). A member
+    whose engine still runs while the sweep is asked to stop is ``stopping`` (``stopping``: whether the
+    sweep is asked to stop, read from ``sweep-control.json`` when not given)."""
     run = sw.run_dir(m)
     if m.failed is not None:
         st = MemberStatus(m, "failed", message=m.failed)
@@ -418,6 +420,8 @@ def member_status(sw: Sweep, m: Member) -> MemberStatus:
         st.state = s.state  # type: ignore[assignment]
         if wall is not None and st.elapsed >= wall:
             st.state = "stopping"
+        elif stopping if stopping is not None else wanted(sw.path) == "stop":
+            st.state = "stopping"
     elif s.state == "finished":
         st.extendable = wall is None and s.total < sw.budget.max_gen
         st.state = "stopped" if st.extendable else "done"
@@ -431,7 +435,8 @@ def member_status(sw: Sweep, m: Member) -> MemberStatus:
 
 
 def statuses(sw: Sweep) -> list[MemberStatus]:
-    return [member_status(sw, m) for m in sw.members]
+    stopping = wanted(sw.path) == "stop"
+    return [member_status(sw, m, stopping) for m in sw.members]
 
 
 def extend_run_budget(run: Path, max_gen: int) -> bool:

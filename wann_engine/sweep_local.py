@@ -82,6 +82,7 @@ class Scheduler:
         self.procs: dict[str, subprocess.Popen] = {}
         self.asked_stop: set[str] = set()  # wall budget reached: stop requested
         self.seen_alive: set[str] = set()
+        self.took_lock: set[str] = set()  # members whose engine in ``procs`` has been seen holding its lock
         self.held: set[str] = set()  # stopped by someone else during this session
         self.bad_attempt: dict[str, str] = {}  # an engine we started ended badly: treat as a crash
         self.final: dict[str, MemberStatus] = {}  # done or failed: not read again
@@ -125,23 +126,32 @@ class Scheduler:
         return self.sw.member(name)
 
     # --- starting engines -----------------------------------------------------------------------
+    def _spawn(self, m: Member, args: list[str], log: Path) -> None:
+        """Start an engine for ``m``: a new run (``--detached``: its output moves from the launch log to
+        the run's engine.log once the run directory exists) or a resumed one."""
+        self.took_lock.discard(m.name)
+        self.procs[m.name] = spawn_engine(args, log)
+
     def _launch(self, m: Member) -> None:
         run = self.sw.run_dir(m)
         if run.exists():
             self._resume(m)
             return
-        log = control.launch_log(self.path, m.name)
-        self.procs[m.name] = spawn_engine(["run", *self.sw.run_args(m)], log)
+        self._spawn(m, ["run", *self.sw.run_args(m), "--detached"], control.launch_log(self.path, m.name))
         self._note(m, "start", f"start   {m.name}  (seed {m.seed}, {setting_label(m.setting)})")
 
     def _resume(self, m: Member) -> None:
         run = self.sw.run_dir(m)
         if not (run / rundir.CONFIG).is_file():  # a launch that died before writing its config
-            self.procs[m.name] = spawn_engine(["run", *self.sw.run_args(m)], control.launch_log(self.path, m.name))
+            self._spawn(m, ["run", *self.sw.run_args(m), "--detached"], control.launch_log(self.path, m.name))
             self._note(m, "start", f"start   {m.name}  (seed {m.seed}, {setting_label(m.setting)})")
             return
-        extended = extend_run_budget(run, self.sw.budget.max_gen)
-        self.procs[m.name] = spawn_engine(["resume", str(run), "--quiet"], run / rundir.LOG)
+        try:
+            extended = extend_run_budget(run, self.sw.budget.max_gen)
+        except (rundir.RunDirError, OSError) as e:  # a config this scheduler cannot read: the member fails
+            self._fail(m, str(e))  # (not the sweep: the other members go on)
+            return
+        self._spawn(m, ["resume", str(run), "--quiet"], run / rundir.LOG)
         what = "extend" if extended else "resume"
         self._note(m, what, f"{what:7} {m.name}")
 
@@ -152,9 +162,12 @@ class Scheduler:
             self.reported.pop(m.name, None)
             self._resume(m)
         else:
-            m = self._update_member(m.name, failed=why)
-            self.final[m.name] = MemberStatus(m, "failed", message=why)
-            self.say(f"FAILED  {m.name}  ({why}); `wann-engine sweep resume {self.path}` tries it again")
+            self._fail(m, why)
+
+    def _fail(self, m: Member, why: str) -> None:
+        m = self._update_member(m.name, failed=why)
+        self.final[m.name] = MemberStatus(m, "failed", message=why)
+        self.say(f"FAILED  {m.name}  ({why}); `wann-engine sweep resume {self.path}` tries it again")
 
     # --- one poll -------------------------------------------------------------------------------
     def _reap(self) -> None:
@@ -179,8 +192,12 @@ class Scheduler:
         sts: list[MemberStatus] = []
         for m in self.members():
             st = self.final.get(m.name) or member_status(self.sw, m)
-            if m.name in self.procs and not st.alive and st.state != "failed":
+            if m.name in self.procs and st.alive and m.name not in self.took_lock:
+                self.took_lock.add(m.name)
+                control.tidy_launch_log(self.sw.run_dir(m))  # the engine writes to its run's engine.log now
+            elif m.name in self.procs and not st.alive and st.state != "failed" and m.name not in self.took_lock:
                 # an engine we started has not taken the run's lock yet: the files still tell the past
+                # (once it has held the lock, a free lock means it ended or is ending: the files tell that)
                 st = dataclasses.replace(st, state="starting", alive=True)
             if st.state in ("done", "failed"):
                 self.final[m.name] = st
@@ -235,15 +252,27 @@ class Scheduler:
         else:
             raise KeyboardInterrupt
 
-    def stop_members(self) -> None:
+    def stop_members(self) -> int:
+        """Ask every running member to stop that has not been asked yet; returns how many were asked.
+        (An engine that takes its lock after a round of asking resets its ``control.json`` to ``run``:
+        the scheduler repeats this every poll while the sweep stops.)"""
+        asked = 0
         for m in self.members():
             run = self.sw.run_dir(m)
-            if (run / rundir.CONFIG).is_file():
-                ask_stop(run)
+            if (run / rundir.CONFIG).is_file() and control.wanted(run) != "stop":
+                asked += ask_stop(run)
+        return asked
 
     def run(self) -> int:
         """Run until every member is done or failed (or the sweep is stopped); returns the exit code."""
         lock = SchedulerLock(self.path).acquire() if self.hold_lock else None
+        if lock is not None:
+            # a launch of this sweep (the console's) is over once its scheduler runs: its output is in
+            # sweep.log from now on; a launch that failed never gets here and keeps its log and reason
+            try:
+                control.launch_log(self.path.parent, self.path.name).unlink(missing_ok=True)
+            except OSError:
+                pass
         old = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -262,10 +291,11 @@ class Scheduler:
                 if wanted(self.path) == "stop" and not self.stopping:
                     self.stopping = True
                     self.say("the sweep was asked to stop")
-                if self.stopping and not stop_sent:
-                    set_wanted(self.path, "stop")
-                    self.stop_members()
-                    stop_sent = True
+                if self.stopping:
+                    if not stop_sent:
+                        set_wanted(self.path, "stop")
+                        stop_sent = True
+                    self.stop_members()  # again each poll: a member whose engine was starting is asked too
                 sts = self.step()
                 c = counts(sts)
                 if c != last_counts:

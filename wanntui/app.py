@@ -423,6 +423,8 @@ class WannTui(App[int]):
             except (rundir.RunDirError, OSError, ValueError) as e:
                 self.notify(str(e), title="cannot start the sweep", severity="error")
                 return
+            self.states.launching[path] = time.time()  # a start that fails shows its reason as a row
+            self.states.sweep_launches.add(path)
             self.notify(f"started the sweep {path.name}: its row appears when sweep.json is written "
                         f"(the start command's output: {control.launch_log(spec.runs_dir, path.name).name})",
                         timeout=6)

@@ -84,6 +84,7 @@ class RunStates:
         self.runs_dir = Path(runs_dir)
         self._cache: dict[Path, tuple[tuple, RunRow]] = {}
         self.launching: dict[Path, float] = {}  # run dir -> time launched (not yet created by the engine)
+        self.sweep_launches: set[Path] = set()  # launched sweeps: a row only if the start fails (else sweep.json's)
         self.recomputed = 0
         from .sweeps import SweepRows
 
@@ -135,6 +136,7 @@ class RunStates:
             if r is not None:
                 rows[d] = r
                 self.launching.pop(d, None)
+                self.sweep_launches.discard(d)
         for run, t in list(self.launching.items()):
             if run in rows:
                 continue
@@ -142,6 +144,9 @@ class RunStates:
             state = "failed" if err else "starting"
             if not err and time.time() - t > 120:
                 self.launching.pop(run, None)
+                self.sweep_launches.discard(run)
+                continue
+            if not err and run in self.sweep_launches:
                 continue
             rows[run] = RunRow(run, run.name, "", state, 0, 0, None, None, t, t, note=err or "")
         for gone in set(self._cache) - set(rows) - keep:

@@ -31,9 +31,10 @@ from wann_engine.events import STATE_TYPES, parse_line
 if TYPE_CHECKING:
     from .runs import RunRow, RunStates
 
-#: a member's state -> the count it adds to in the browser's note
+#: a member's state -> the count it adds to in the browser's note (``stopped``: stopped short of its budget,
+#: ``sweep resume`` continues it; ``pending``: never started)
 GROUP = {"done": "done", "running": "running", "paused": "running", "starting": "running", "stopping": "running",
-         "failed": "failed", "crashed": "failed", "damaged": "failed", "pending": "pending", "stopped": "pending"}
+         "failed": "failed", "crashed": "failed", "damaged": "failed", "pending": "pending", "stopped": "stopped"}
 #: the fitness mark of "time to a threshold" per task (the view's ``t`` changes it)
 THRESHOLDS = {"swingup": 600.0}
 
@@ -62,15 +63,16 @@ class MemberRow:
     note: str = ""
 
 
-def member_state(sw: sweepmod.Sweep, m: sweepmod.Member, row: RunRow | None) -> str:
+def member_state(sw: sweepmod.Sweep, m: sweepmod.Member, row: RunRow | None, stopping: bool = False) -> str:
     """Where member ``m`` stands against the sweep's budget, from its (cached) browser row; like
-    :func:`wann_engine.sweep.member_status`, but a member whose run cannot be read is ``damaged``."""
+    :func:`wann_engine.sweep.member_status`, but a member whose run cannot be read is ``damaged``
+    (``stopping``: the sweep is asked to stop, so a member still running is stopping)."""
     if m.failed is not None:
         return "failed"
     if row is None:
         return "pending"
     if row.state in ("running", "paused", "starting"):
-        return row.state
+        return "stopping" if stopping else row.state
     if row.state == "finished":
         return "done" if sw.budget.seconds is not None or row.total >= sw.budget.max_gen else "stopped"
     if row.state == "stopped":
@@ -141,6 +143,7 @@ def member_rows(sw: sweepmod.Sweep, states: RunStates,
     """The members' rows. A member whose engine runs is read through ``live`` (its appended events only);
     a member that ended through ``states`` (its summary, cached until its files change)."""
     slots = {sweepmod.setting_label(s): i for i, s in enumerate(sw.settings)}
+    stopping = sweepmod.wanted(sw.path) == "stop"
     out = []
     for m in sw.members:
         run = sw.run_dir(m)
@@ -150,7 +153,7 @@ def member_rows(sw: sweepmod.Sweep, states: RunStates,
             row = live_row(run, live(run), sw.budget.max_gen)
         else:
             row = states.row(run)
-        state = member_state(sw, m, row)
+        state = member_state(sw, m, row, stopping)
         label = sweepmod.setting_label(m.setting)
         note = m.failed or (row.note if row is not None else "")
         out.append(MemberRow(run, m.name, m.seed, label, slots.get(label, 0), state,
@@ -160,7 +163,7 @@ def member_rows(sw: sweepmod.Sweep, states: RunStates,
 
 
 def counts(members: list[MemberRow]) -> dict[str, int]:
-    out = {"done": 0, "running": 0, "failed": 0, "pending": 0}
+    out = {"done": 0, "running": 0, "failed": 0, "stopped": 0, "pending": 0}
     for m in members:
         out[GROUP.get(m.state, "failed")] += 1
     return out
@@ -168,10 +171,10 @@ def counts(members: list[MemberRow]) -> dict[str, int]:
 
 def sweep_state(c: dict[str, int], scheduler: bool) -> str:
     """One state for the whole sweep, in the browser's words: running while a member runs (or the
-    scheduler still has members to start), finished when every member is done, failed when one failed
-    or crashed and nothing runs, stopped when members are left and nothing runs them."""
+    scheduler still has members to start or resume), finished when every member is done, failed when one
+    failed or crashed and nothing runs, stopped when members are left and nothing runs them."""
     total = sum(c.values())
-    if c["running"] or (scheduler and c["pending"]):
+    if c["running"] or (scheduler and (c["pending"] or c["stopped"])):
         return "running"
     if c["done"] == total:
         return "finished"
@@ -180,10 +183,16 @@ def sweep_state(c: dict[str, int], scheduler: bool) -> str:
     return "stopped"
 
 
+def stopped_part(c: dict[str, int], sep: str) -> str:
+    """``2 stopped`` and ``sep`` when members were stopped short of their budget, else nothing (a sweep
+    that was never stopped reads as before)."""
+    return f"{c['stopped']} stopped{sep}" if c.get("stopped") else ""
+
+
 def note_of(sw: sweepmod.Sweep, c: dict[str, int]) -> str:
     shape = f"{len(sw.settings)} settings × {len(sw.seeds)} seeds"
     return (f"sweep {shape}: {c['done']} done · {c['running']} running · {c['failed']} failed · "
-            f"{c['pending']} pending")
+            f"{stopped_part(c, ' · ')}{c['pending']} pending")
 
 
 def best_retested(members: list[MemberRow]) -> float | None:

@@ -26,7 +26,18 @@ from wann_engine import sweep_stats as st
 
 from .. import fmt
 from ..comparison import colour, marker, style
-from ..sweeps import MEASURE_LABELS, Measure, MemberRow, SweepFollower, SweepView, counts, pairs, u_test_line, values
+from ..sweeps import (
+    MEASURE_LABELS,
+    Measure,
+    MemberRow,
+    SweepFollower,
+    SweepView,
+    counts,
+    pairs,
+    stopped_part,
+    u_test_line,
+    values,
+)
 from ..widgets.plot import Plot, plottable
 from ..widgets.status import STATE_STYLES
 from .base import TuiScreen
@@ -275,7 +286,8 @@ class SweepScreen(PaneKeys, TuiScreen):
         sched = "scheduler running" if view.scheduler else "no scheduler"
         thr = f"threshold {view.threshold:g}" if view.threshold is not None else "no threshold"
         return (f"{self.path.name} · {c['done']} done {c['running']} running {c['failed']} failed "
-                f"{c['pending']} pending · {sw.task} {len(sw.settings)} settings × {len(sw.seeds)} seeds · "
+                f"{stopped_part(c, ' ')}{c['pending']} pending · "
+                f"{sw.task} {len(sw.settings)} settings × {len(sw.seeds)} seeds · "
                 f"{sw.budget.describe()} · {sched} · {thr}")
 
     def test_text(self, view: SweepView) -> Text:
