@@ -74,6 +74,9 @@ class Config:
     # restart_stall generations: its top migrate_n (1 when islands=1) are kept, the rest are fresh initial
     # networks. 0 = never.
     restart_stall: int = 0
+    # True: a restarted island keeps none of its members, an independent fresh start (the run's re-tested
+    # champion is kept apart from the population, so nothing found is lost); False: its leaders are kept.
+    restart_fresh: bool = False
     # BipedalWalker: True = gymnasium's score (-100 when the hull falls or the walker leaves the left edge);
     # False = no fall penalty, as the original WANN code scored it (that step earns its shaping reward instead)
     biped_fall_penalty: bool = True

@@ -273,10 +273,11 @@ class Search:
 
     def _restart(self, k: int, pop: list[Genome], obj: np.ndarray, order: np.ndarray,
                  check: Callable[[], None]) -> list[Genome]:
-        """Island ``k`` re-seeded: its leaders kept (``migrate_n`` of them, 1 with a single island), every
-        other place a fresh initial network drawn as in generation 0; its stall count and best restart."""
+        """Island ``k`` re-seeded: its leaders kept (``migrate_n`` of them, 1 with a single island; none with
+        ``restart_fresh``), every other place a fresh initial network drawn as in generation 0; its stall
+        count and best restart."""
         cfg = self.cfg
-        keep = cfg.migrate_n if self.islands > 1 else 1
+        keep = 0 if cfg.restart_fresh else cfg.migrate_n if self.islands > 1 else 1
         new = [pop[i] for i in self._leaders(order, obj, keep).tolist()]
         for _ in range(len(order) - keep):
             check()

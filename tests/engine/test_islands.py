@@ -149,6 +149,21 @@ def test_one_island_restart_is_the_whole_population_keeping_its_best():
     assert not any(bool((g.node_type == HIDDEN).any()) for g in s.pop[1:])
 
 
+def test_a_fresh_restart_keeps_none_of_the_population():
+    cfg = Config(popSize=16, restart_stall=2, restart_fresh=True, prob_initEnable=1.0, seed=5).validate()
+    s = Search(cfg, N_IN, N_OUT)
+    s.ask()
+    for i in range(16):
+        _marked(s, i)
+    means = np.arange(16.0)
+    for _ in range(3):
+        s.tell(_returns(means))
+        s.ask()
+    st = s.tell(_returns(means))
+    assert st.restarted == (0,) and len(s.pop) == 16
+    assert not any(bool((g.node_type == HIDDEN).any()) for g in s.pop)  # every member a fresh initial network
+
+
 def test_undo_of_an_ask_that_restarted_restores_the_stall_counters():
     cfg = Config(popSize=20, islands=2, migrate_n=2, restart_stall=3, prob_initEnable=1.0, seed=2).validate()
     s = Search(cfg, N_IN, N_OUT)
