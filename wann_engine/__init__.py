@@ -3,4 +3,4 @@
 Headless by design: nothing here imports the console (``wanntui``) or Textual.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.4.1"

@@ -88,7 +88,10 @@ class Encoder:
         with _one_blas_thread():
             for k, b in zip(self._k, self._b, strict=True):
                 x = np.maximum(_conv(x, k) + b, np.float32(0.0))
-            return x.reshape(len(x), -1) @ self._mu_w + self._mu_b
+            # one product per frame (np.matmul over a stack), not one over the batch: a BLAS result depends
+            # on a row's place in the batch, and a frame's latent must not depend on which other episodes
+            # are encoded with it (a run gives the same generations with any --workers)
+            return np.matmul(x.reshape(len(x), 1, -1), self._mu_w)[:, 0] + self._mu_b
 
 
 _BLAS: Any = None
@@ -113,7 +116,8 @@ def _conv(x: np.ndarray, k: np.ndarray) -> np.ndarray:
     s = x.strides
     cols = np.lib.stride_tricks.as_strided(
         x, (n, ho, wo, KERNEL, KERNEL, c), (s[0], s[1] * STRIDE, s[2] * STRIDE, s[1], s[2], s[3]), writeable=False)
-    return np.tensordot(cols, k, axes=([3, 4, 5], [0, 1, 2]))
+    per_frame = cols.reshape(n, ho * wo, KERNEL * KERNEL * c)  # each frame its own product (see encode64)
+    return np.matmul(per_frame, k.reshape(-1, k.shape[-1])).reshape(n, ho, wo, k.shape[-1])
 
 
 def arrays(enc: Encoder) -> dict[str, np.ndarray]:
