@@ -84,6 +84,9 @@ class Config:
     # more than gym_task.STALL_DISTANCE beyond the farthest point it had reached (0 = off: episodes as shipped).
     # Re-tests, eval, protocol and playback always run gymnasium's episodes as shipped.
     biped_stall_steps: int = 0
+    # CarRacing, search scoring only: end an episode once the car has gone this many steps without visiting a
+    # new track tile; the frames it did not run are charged their -0.1 time penalty (0 = off: as shipped).
+    carracing_stall_steps: int = 0
 
     def validate(self) -> Config:
         def need(cond: bool, key: str, why: str) -> None:
@@ -127,6 +130,7 @@ class Config:
              f"must be less than an island's size (popSize/islands = {self.popSize // self.islands})")
         need(self.restart_stall >= 0, "restart_stall", "must be >= 0 (0 = never)")
         need(self.biped_stall_steps >= 0, "biped_stall_steps", "must be >= 0 (0 = off)")
+        need(self.carracing_stall_steps >= 0, "carracing_stall_steps", "must be >= 0 (0 = off)")
         need(0 <= self.seed < 2**63, "seed", "must be a non-negative integer")
         return self
 

@@ -27,6 +27,8 @@ from .gym_task import GymTask
 
 ENV_ID = raster.ENV_ID  # CarRacing-v3 with the fast state frame
 LIMIT = 1000
+#: CarRacing-v3's reward per frame (its time penalty), charged for the frames a stalled episode did not run
+FRAME_PENALTY = -0.1
 INPUTS = tuple(f"z{i}" for i in range(ce.Z))
 OUTPUTS = ("steer", "gas", "brake")
 
@@ -44,9 +46,9 @@ class CarRacingTask(GymTask):
     """CarRacing-v3 (continuous actions) with encoded frames as inputs; see the module docstring."""
 
     def __init__(self, encoder: ce.Encoder | None = None, encoder_path: str | None = None,
-                 slots: int | None = None) -> None:
+                 slots: int | None = None, stall_steps: int = 0) -> None:
         self.encoder = encoder if encoder is not None else ce.load(encoder_path)
-        super().__init__(ENV_ID, {"continuous": True}, name="carracing",
+        super().__init__(ENV_ID, {"continuous": True}, name="carracing", stall_steps=stall_steps,
                          **({} if slots is None else {"slots": slots}))
         self.n_inputs, self.n_outputs = ce.Z, len(OUTPUTS)
         self.input_names, self.output_names = INPUTS, OUTPUTS
@@ -55,9 +57,22 @@ class CarRacingTask(GymTask):
         self._last_z = np.zeros(ce.Z)
 
     def twin(self) -> CarRacingTask:
-        t = CarRacingTask(encoder=self.encoder, slots=self.slots)
+        t = CarRacingTask(encoder=self.encoder, slots=self.slots, stall_steps=self.stall_steps)
         t.max_steps = self.max_steps
         return t
+
+    # --- the stall rule (carracing_stall_steps, search scoring only; see GymTask.stall_cap) ---
+    stall_supported = True
+    stall_gain = 0.5  # one more track tile
+
+    def progress(self, env: Any) -> float:
+        """Track tiles visited so far: a car that has left the road or stopped visits none."""
+        return float(env.unwrapped.tile_visited_count)
+
+    def stall_charge(self, steps_left: int) -> float:
+        """The frames not run still cost their time penalty: the return the episode would have had had the
+        car visited no further tile (and not left the playfield), so stopping early flatters no one."""
+        return FRAME_PENALTY * steps_left
 
     # --- spaces ---------------------------------------------------------------------------------
     def encode(self, obs: Any, row: np.ndarray) -> None:
@@ -97,5 +112,5 @@ def controls(out: np.ndarray) -> np.ndarray:
 
 
 def carracing(cfg: Any = None) -> CarRacingTask:
-    """The registry's factory."""
-    return CarRacingTask()
+    """The registry's factory (``carracing_stall_steps`` from the run's config)."""
+    return CarRacingTask(stall_steps=0 if cfg is None else int(getattr(cfg, "carracing_stall_steps", 0)))

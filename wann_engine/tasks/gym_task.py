@@ -248,22 +248,41 @@ class GymTask(TaskBase):
     def stall_cap(self, key: tuple[int, ...]) -> int:
         """The steps without forward progress that end an episode of :meth:`score` under ``key`` (0 = never).
 
-        ``biped_stall_steps`` shortens the search's episodes only: those scored under a search key, the two
-        numbers ``(seed, gen)`` of ``Search.eval_key``. Every other caller of this method passes a one-number
-        key — the runner's re-test ``(search.retest_seed(...),)`` and ``wann-engine eval`` ``(seed,)`` — and
-        those episodes, like ``protocol``'s and playback's (through :class:`GymScorer` and :meth:`frames`),
+        ``biped_stall_steps`` and ``carracing_stall_steps`` shorten the search's episodes only: those scored
+        under a search key, the two numbers ``(seed, gen)`` of ``Search.eval_key``. Every other caller of this
+        method passes a one-number key — the runner's re-test ``(search.retest_seed(...),)`` and ``wann-engine
+        eval`` ``(seed,)`` — and those episodes, like ``protocol``'s and playback's (through
+        :class:`GymScorer` and :meth:`frames`),
         run as gymnasium ships them.
         """
-        if self.stall_steps <= 0 or not self._is_biped or len(key) != 2:
+        if self.stall_steps <= 0 or not self.stall_supported or len(key) != 2:
             return 0
         return self.stall_steps
+
+    @property
+    def stall_supported(self) -> bool:
+        """Whether this environment has a progress measure for ``stall`` (:meth:`progress`)."""
+        return self._is_biped
+
+    #: how far :meth:`progress` must get beyond its best so far to count as progress
+    stall_gain = STALL_DISTANCE
+
+    def progress(self, env: Any) -> float:
+        """The progress measure the stall rule watches: BipedalWalker's hull x."""
+        return float(env.unwrapped.hull.position[0])
+
+    def stall_charge(self, steps_left: int) -> float:
+        """What an episode ended by the stall rule is charged for the ``steps_left`` it did not run (0 here:
+        a still walker earns nothing and pays only its small torque cost)."""
+        return 0.0
 
     def _episodes(self, packed: PackedNets, ep_net: np.ndarray, ep_w: np.ndarray, ep_seed: Sequence[int],
                   cap: int, edge_w: np.ndarray | None = None, stall: int = 0) -> tuple[np.ndarray, int]:
         """Episode ``e``: network ``ep_net[e]`` at shared weight ``ep_w[e]`` (or, with ``edge_w``, network 0
         with connection weights ``edge_w[e]``), reset with seed ``ep_seed[e]``. Returns (returns, steps).
-        ``stall`` > 0 (BipedalWalker only): an episode also ends, with the reward earned so far, after ``stall``
-        steps in a row in which the hull did not get more than :data:`STALL_DISTANCE` beyond its farthest x."""
+        ``stall`` > 0: an episode also ends after ``stall`` steps in a row in which :meth:`progress` did not
+        get more than :attr:`stall_gain` beyond its best, with the reward earned so far plus
+        :meth:`stall_charge` for the steps it did not run."""
         n_ep = len(ep_net)
         returns = np.zeros(n_ep)
         n_s = min(self.slots, n_ep)
@@ -282,7 +301,7 @@ class GymTask(TaskBase):
         t = np.zeros(n_s, dtype=np.int64)
         total = np.zeros(n_s)
         done = np.zeros(n_s, dtype=bool)
-        far = np.zeros(n_s)  # with stall: the farthest hull x that counted as progress, and the steps since
+        far = np.zeros(n_s)  # with stall: the best progress that counted, and the steps since
         still = np.zeros(n_s, dtype=np.int64)
         m = 0
         next_ep = 0
@@ -302,7 +321,7 @@ class GymTask(TaskBase):
                 self.encode(o, obs[m])
                 lane_net[m], lane_w[m], ep[m], t[m], total[m] = ep_net[next_ep], ep_w[next_ep], next_ep, 0, 0.0
                 if stall:
-                    far[m], still[m] = envs[m].unwrapped.hull.position[0], 0
+                    far[m], still[m] = self.progress(envs[m]), 0
                 next_ep += 1
                 m += 1
             if m == 0:
@@ -320,12 +339,14 @@ class GymTask(TaskBase):
                 t[i] += 1
                 done[i] = end or t[i] >= cap
                 if stall and not done[i]:
-                    x = envs[i].unwrapped.hull.position[0]
-                    if x > far[i] + STALL_DISTANCE:
+                    x = self.progress(envs[i])
+                    if x > far[i] + self.stall_gain:
                         far[i], still[i] = x, 0
                     else:
                         still[i] += 1
-                        done[i] = still[i] >= stall
+                        if still[i] >= stall:
+                            done[i] = True
+                            total[i] += self.stall_charge(int(cap - t[i]))
                 if not done[i]:
                     self.encode(o, obs[i])
             self.flush()  # before the rows move below
