@@ -420,7 +420,7 @@ def member_status(sw: Sweep, m: Member, stopping: bool | None = None) -> MemberS
         st.state = s.state  # type: ignore[assignment]
         if wall is not None and st.elapsed >= wall:
             st.state = "stopping"
-        elif stopping if stopping is not None else wanted(sw.path) == "stop":
+        elif (stopping if stopping is not None else wanted(sw.path) == "stop") and stop_reaches(sw, run):
             st.state = "stopping"
     elif s.state == "finished":
         st.extendable = wall is None and s.total < sw.budget.max_gen
@@ -432,6 +432,21 @@ def member_status(sw: Sweep, m: Member, stopping: bool | None = None) -> MemberS
         st.state = "crashed"
         st.message = s.damaged if s.state == "damaged" and s.damaged else last_error(run)
     return st
+
+
+def stop_reaches(sw: Sweep, run: Path) -> bool:
+    """Whether a live member of a sweep asked to stop is being stopped: always while the scheduler runs
+    (it asks every engine, even one that starts later); without a scheduler, only an engine started before
+    the stop was asked (a member resumed by hand after ``sweep stop`` simply runs)."""
+    if scheduler_pid(sw.path) is not None:
+        return True
+    started = (rundir.lock_info(run) or {}).get("started")
+    try:
+        asked = orjson.loads((Path(sw.path) / CONTROL_FILE).read_bytes()).get("t")
+    except (OSError, orjson.JSONDecodeError, AttributeError):
+        return True
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (started, asked))
+    return not (numbers and started > asked)
 
 
 def statuses(sw: Sweep) -> list[MemberStatus]:

@@ -72,7 +72,7 @@ def member_state(sw: sweepmod.Sweep, m: sweepmod.Member, row: RunRow | None, sto
     if row is None:
         return "pending"
     if row.state in ("running", "paused", "starting"):
-        return "stopping" if stopping else row.state
+        return "stopping" if stopping and sweepmod.stop_reaches(sw, sw.run_dir(m)) else row.state
     if row.state == "finished":
         return "done" if sw.budget.seconds is not None or row.total >= sw.budget.max_gen else "stopped"
     if row.state == "stopped":

@@ -141,3 +141,17 @@ def test_a_member_whose_config_cannot_be_read_fails_alone_and_the_sweep_goes_on(
     assert len(failed) == 1 and "damaged config" in failed[0] and "no_such_key" in failed[0], p.stdout
     sts = {st.member.name: st for st in sweepmod.statuses(sweepmod.load(sweep_dir))}
     assert sts["s0"].state == "failed" and sts["s1"].state == "done" and sts["s1"].gen == 4
+
+
+def test_a_member_resumed_by_hand_after_the_sweep_stopped_reads_running(tmp_path, recorded):
+    sw, run = running_member(tmp_path, recorded)
+    sweepmod.set_wanted(sw.path, "stop")  # `sweep stop`; the scheduler has gone
+    time.sleep(0.01)
+    lock = rundir.Lock(run).acquire()  # `wann-engine resume` of this one member, afterwards
+    assert [s.state for s in sweepmod.statuses(sw)] == ["running"]  # (was "stopping", for ever)
+    lock.release()
+    sched_lock = sweepmod.SchedulerLock(sw.path).acquire()  # with a scheduler, it is asked to stop
+    lock = rundir.Lock(run).acquire()
+    assert [s.state for s in sweepmod.statuses(sw)] == ["stopping"]
+    lock.release()
+    sched_lock.release()
