@@ -423,10 +423,17 @@ def last_events(run: Path, want: set[str], max_bytes: int = 4 << 20) -> dict[str
     return read_tail(Path(run) / rundir.EVENTS, want, max_bytes=max_bytes).last
 
 
-def _state_found(found: dict[str, Event]) -> bool:
-    """Events before the newest state event say nothing about the current state: stop there (once a
-    generation has been seen), instead of scanning a long file for events that never came."""
-    return "generation" in found and any(k in found for k in STATE_TYPES)
+def _state_known(found: dict[str, Event]) -> bool:
+    """Stop reading back at the newest generation: every state event newer than it has been met by then
+    (it is the current state), and an older one says nothing more (a run that wrote a generation after
+    it was running again; a run that ended wrote its ``stopped``/``finished`` after its last generation).
+    Reading on to the ``run_start`` of a long live run would decode megabytes on every look."""
+    return "generation" in found
+
+
+def _start_found(found: dict[str, Event]) -> bool:
+    """Without a config the ``run_start`` names the task and the budget: read back to it."""
+    return "generation" in found and "run_start" in found
 
 
 def _config(run: Path) -> tuple[Config | None, str | None]:
@@ -457,7 +464,8 @@ def _summary(run: Path) -> RunSummary:
     # after a free lock is complete (read the other way round, an engine stopping between the two reads
     # leaves a tail without its ``stopped`` event and a free lock: a stopping run read as crashed)
     alive = rundir.engine_alive(run)
-    tail = read_tail(run / rundir.EVENTS, {"generation", *STATE_TYPES}, stop=_state_found)
+    tail = read_tail(run / rundir.EVENTS, {"generation", *STATE_TYPES},
+                     stop=_state_known if cfg is not None else _start_found)
     newest = tail.newest(STATE_TYPES)
     state: State
     if alive:
