@@ -426,8 +426,7 @@ class WannTui(App[int]):
             self.states.launching[path] = time.time()  # a start that fails shows its reason as a row
             self.states.sweep_launches.add(path)
             self.notify(f"started the sweep {path.name}: its row appears when sweep.json is written "
-                        f"(the start command's output: {control.launch_log(spec.runs_dir, path.name).name})",
-                        timeout=6)
+                        "(a start that fails says why in that row; the scheduler writes sweep.log)", timeout=6)
             self.refresh_states_now()
             return
         try:
