@@ -16,6 +16,7 @@ from . import control, mpi_launch, rundir
 from .cli_common import USER_ERRORS, UserError, app, build_config
 from .config import PRESETS, Config
 from .exits import Exit
+from .sweep import gens_text
 
 __all__ = ["app", "main", "UserError", "build_config"]
 
@@ -219,9 +220,10 @@ def status(runs_dir: Annotated[Path, typer.Argument(help="Folder holding run dir
         if s.retested is not None:
             best += f" {s.retested:9.2f} ({s.retest_episodes or '?':>3} ep)"
         note = f"  damaged: {_printable(s.damaged)}" if s.damaged else ""
-        total = s.total or "?"
-        print(f"{_elide(name, name_w):{name_w}} {_printable(s.task):{task_w}} {s.state:9} {s.gen:>5}/{total:<5} "
-              f"{best}{note}")
+        gens = gens_text(s.gen, s.total)
+        slash = gens.find("/")
+        gens = f"{gens[:slash]:>5}{gens[slash:]:<6}" if slash >= 0 else f"{gens:>5}      "
+        print(f"{_elide(name, name_w):{name_w}} {_printable(s.task):{task_w}} {s.state:9} {gens} {best}{note}")
     return Exit.OK
 
 

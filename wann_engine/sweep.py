@@ -56,6 +56,14 @@ SLURM_DIR = "slurm"
 FORMAT = "wann-sweep"
 VERSION = 1
 WALL_MAX_GEN = 1_000_000_000  # maxGen of a member with a wall budget: it is stopped by time, not by count
+
+
+def gens_text(done: int, total: int | None) -> str:
+    """A run's progress as ``done/total``: ``done/?`` when the total is unknown, and ``done`` alone for a
+    run stopped by time rather than by count (a member of a sweep with a wall budget)."""
+    if not total:
+        return f"{done}/?"
+    return str(done) if total >= WALL_MAX_GEN else f"{done}/{total}"
 MAX_RETRIES = 1  # a crashed member is resumed this many times before it is reported failed
 
 MemberState = Literal["pending", "starting", "running", "paused", "stopping", "done", "stopped",

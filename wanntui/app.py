@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from wann_engine import control, rundir
+from wann_engine.sweep import gens_text
 
 from .model import RunModel
 from .runs import RunRow, RunStates
@@ -188,7 +189,7 @@ class WannTui(App[int]):
                     self.notify(f"sweep {run.name} {state}: {row.note}", title=f"sweep {state}", timeout=6)
                     continue
                 self.bell()
-                self.notify(f"{run.name} {state} at generation {row.gen}/{row.total or '?'}{why}",
+                self.notify(f"{run.name} {state} at generation {gens_text(row.gen, row.total)}{why}",
                             title=f"run {state}", severity=self.ENDINGS[state],  # type: ignore[arg-type]
                             timeout=10 if state == "crashed" else 6)
 

@@ -34,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from wann_engine import control, rundir
 from wann_engine.config import ConfigError
 from wann_engine.exits import Exit
+from wann_engine.sweep import gens_text
 
 from . import fmt
 from .model import RunModel, Snapshot
@@ -159,7 +160,7 @@ def summary_lines(run: Path, snap: Snapshot, outcome: str) -> list[str]:
     lines = [
         f"run: {run}",
         f"state: {outcome}",
-        f"generations: {snap.gen_done}/{snap.meta.total or '?'}",
+        f"generations: {gens_text(snap.gen_done, snap.meta.total)}",
         f"best: {fmt.number(last.best_mean if last else None)}"
         + (f" (raw, generation {last.best_gen})" if last and last.best_gen is not None else ""),
         f"peak: {fmt.number(last.best_peak if last else None)}",

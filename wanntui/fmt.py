@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from wann_engine.events import Generation
+from wann_engine.sweep import WALL_MAX_GEN, gens_text
 
 from .model import C, Snapshot
 
@@ -81,7 +82,7 @@ def eta(snap: Snapshot, state: str) -> str:
         return state
     total = snap.meta.total
     per = seconds_per_generation(snap)
-    if not total or per is None:
+    if not total or total >= WALL_MAX_GEN or per is None:  # no count to reach: the run is stopped by time
         return "-"
     return duration(max(0, total - snap.gen_done) * per)
 
@@ -113,12 +114,11 @@ def status_fields(snap: Snapshot, state: str, now: float) -> list[tuple[str, str
     """The status bar of a run, as (label, value) pairs. ETA only while the run goes on (or "done"): for
     a paused, stopped or crashed run it would only repeat the state."""
     m = snap.meta
-    total = m.total or "?"
     elapsed = snap.last.elapsed if snap.last else None
     workers = f"{m.workers}" + (f"x{m.threads}t" if m.threads else "")
     fields = [
         ("state", state),
-        ("gen", f"{snap.gen_done}/{total}"),
+        ("gen", gens_text(snap.gen_done, m.total)),
         ("best", best_text(snap.last)),
         ("evals/s", rate(recent_mean(snap, "evals_per_s"))),
         ("steps/s", rate(recent_mean(snap, "env_steps_per_s"))),

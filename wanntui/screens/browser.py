@@ -19,6 +19,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from wann_engine.sweep import gens_text
+
 from .. import fmt
 from ..comparison import assign_slot, marker, style
 from ..runs import RunRow
@@ -49,13 +51,12 @@ SORTS: dict[str, tuple[str, object, bool]] = {
 
 def row_cells(r: RunRow, now: float, mark: Text | None = None) -> dict[str, Text]:
     """The cells of a run's row; ``mark``: the prefix of a run marked for comparison."""
-    total = r.total or "?"
     name = Text.assemble(mark, " ", (r.name, "bold")) if mark is not None else Text(r.name)
     task = Text.assemble(("sweep", "bold"), " ", r.task) if r.kind == "sweep" else Text(r.task)
     return {
         "name": name, "task": task,
         "state": Text(r.state, style=STATE_STYLES.get(r.state, "")),
-        "gen": Text(f"{r.gen}/{total}", justify="right"), "best": Text(fmt.number(r.best), justify="right"),
+        "gen": Text(gens_text(r.gen, r.total), justify="right"), "best": Text(fmt.number(r.best), justify="right"),
         "rate": Text(fmt.rate(r.evals_per_s), justify="right"), "updated": Text(fmt.age(r.updated, now)),
         "note": Text(r.note, style="red" if r.note else ""),
     }

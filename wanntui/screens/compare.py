@@ -12,6 +12,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from wann_engine.sweep import gens_text
+
 from .. import fmt
 from ..comparison import Comparison, RunResult, colour, marker, style
 from ..model import RunModel
@@ -154,12 +156,12 @@ class CompareScreen(PaneKeys, Screen):
 
     @staticmethod
     def row_cells(r: RunResult, slot: int, plain: bool) -> dict[str, Text]:
-        total = f"/{r.total}" if r.total else ""
         right = lambda s: Text(s, justify="right")  # noqa: E731
         return {
             "key": key_text(slot, plain), "run": Text(r.name), "task": Text(r.task),
             "best": right(fmt.number(r.final_best)), "peak": right(fmt.number(r.peak)),
-            "conns": right("-" if r.conns is None else str(r.conns)), "gens": right(f"{r.generations}{total}"),
+            "conns": right("-" if r.conns is None else str(r.conns)),
+            "gens": right(gens_text(r.generations, r.total) if r.total else str(r.generations)),
             "wall": right(fmt.duration(r.wall)),
         }
 

@@ -383,7 +383,8 @@ class SweepScreen(PaneKeys, TuiScreen):
             "key": Text(marker(m.slot), style="bold") if plain else Text("━", style=style(m.slot)),
             "member": Text(m.name), "seed": right(str(m.seed)),
             "state": Text(m.state, style=STATE_STYLES.get(m.state, "bold cyan" if m.state == "done" else "")),
-            "gen": right(f"{m.gen}/{m.total}"), "retest": right(num(m.retested)), "best": right(num(m.best)),
+            "gen": right(sweepmod.gens_text(m.gen, m.total)), "retest": right(num(m.retested)),
+            "best": right(num(m.best)),
             "note": Text(m.note, style="red" if m.note else ""),
         }
 
