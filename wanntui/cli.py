@@ -85,7 +85,8 @@ explore_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, 
                           "per-connection offsets, saving the tuned network beside FILE.")
 def explore_command(
     file: Annotated[Path, typer.Argument(help="Network file", metavar="FILE")],
-    task: Annotated[str, typer.Option(help="Task the network was made for")] = "swingup",
+    task: Annotated[str | None, typer.Option(
+        help="Task the network was made for (default: the file's own; swingup for an .out)")] = None,
     episodes: Annotated[int, typer.Option(help="Seeded episodes per score")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the episodes (as wann-engine eval --seed)")] = 0,
     weight: Annotated[float | None, typer.Option(help="Starting shared weight (default 1, or the file's)")] = None,

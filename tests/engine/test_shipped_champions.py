@@ -34,3 +34,4 @@ def test_the_swingup_champion_replays_its_recorded_retest():
 def test_the_mnist_champion_replays_its_recorded_retest():
     doc, got = replay("mnist256.json")
     assert got["overall_mean"] == pytest.approx(doc["retest"]["mean"], abs=1e-6)
+
