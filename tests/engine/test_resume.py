@@ -69,9 +69,13 @@ def test_sigkill_at_random_moments_then_resume_is_identical(runs):
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
         kills += 1
-        assert control.summary(run).state == "crashed"
+        state = control.summary(run).state
+        if state == "finished":  # the last generation and `finished` were written before the kill landed
+            p = None
+            break
+        assert state == "crashed", f"random seed {seed}"
         p = subprocess.Popen([sys.executable, "-m", "wann_engine", "resume", str(run), "--quiet"], cwd=ROOT)
-    assert p.wait(120) == 0, f"random seed {seed}"
+    assert p is None or p.wait(120) == 0, f"random seed {seed}"
     assert kills >= 1
     assert history(run) == history(ref), f"random seed {seed}"
     assert champion(run) == champion(ref), f"random seed {seed}"
