@@ -220,6 +220,8 @@ def status(runs_dir: Annotated[Path, typer.Argument(help="Folder holding run dir
         if s.retested is not None:
             best += f" {s.retested:9.2f} ({s.retest_episodes or '?':>3} ep)"
         note = f"  damaged: {_printable(s.damaged)}" if s.damaged else ""
+        if s.newer_keys and not note:
+            note = f"  {_printable(control.newer_engine_note(s.newer_keys))}"
         gens = gens_text(s.gen, s.total)
         slash = gens.find("/")
         gens = f"{gens[:slash]:>5}{gens[slash:]:<6}" if slash >= 0 else f"{gens:>5}      "

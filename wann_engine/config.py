@@ -141,16 +141,19 @@ class Config:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Config:
+    def from_dict(cls, d: dict[str, Any], *, ignore_unknown: bool = False) -> Config:
+        """The config ``d`` holds; a key this engine does not know is refused unless ``ignore_unknown``
+        (reading, not running, a run that a newer engine wrote)."""
         if not isinstance(d, dict):
             raise ConfigError(f"a config is a JSON object of key: value pairs, not {_kind(d)}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
-        if unknown:
+        if unknown and not ignore_unknown:
             raise ConfigError(f"unknown config key {unknown[0]!r}")
         cfg = cls()
         for k, v in d.items():
-            setattr(cfg, k, _coerce(k, v))
+            if k in known:
+                setattr(cfg, k, _coerce(k, v))
         return cfg.validate()
 
     def with_overrides(self, pairs: list[str]) -> Config:

@@ -381,7 +381,7 @@ def tidy_launch_log(run: Path) -> None:
 def delete(run: Path) -> None:
     """Remove a run directory (and its launch log); refuses anything but a stopped run directory."""
     run = Path(run)
-    rundir.read_config(run)  # only ever delete real run directories
+    rundir.read_config_newer_ok(run)  # only ever delete real run directories (a newer engine's too)
     if rundir.engine_alive(run):
         raise rundir.RunDirError(f"{run.name} is running: stop or kill it first")
     shutil.rmtree(run)
@@ -407,6 +407,13 @@ class RunSummary:
     damaged: str | None = None  # why the run (or the end of its event stream) cannot be read as it should
     retested: float | None = None  # the re-tested champion's mean (``best`` is the raw best mean)
     retest_episodes: int | None = None  # its episodes (all weights)
+    newer_keys: tuple[str, ...] = ()  # config keys this engine does not know: a newer engine wrote the run
+
+
+def newer_engine_note(keys: tuple[str, ...]) -> str:
+    """What a listing says of a run whose config holds keys this engine does not know."""
+    more = f" and {len(keys) - 1} more" if len(keys) > 1 else ""
+    return f"written by a newer wann-engine (unknown option {keys[0]!r}{more}): upgrade to resume it"
 
 
 def is_run_dir(path: Path) -> bool:
@@ -436,15 +443,17 @@ def _start_found(found: dict[str, Event]) -> bool:
     return "generation" in found and "run_start" in found
 
 
-def _config(run: Path) -> tuple[Config | None, str | None]:
+def _config(run: Path) -> tuple[Config | None, str | None, tuple[str, ...]]:
+    """The run's config (or None and why), and the keys in it that this engine does not know."""
     if not (run / rundir.CONFIG).is_file():
-        return None, f"no {rundir.CONFIG} (the engine never wrote it)"
+        return None, f"no {rundir.CONFIG} (the engine never wrote it)", ()
     try:
-        return rundir.read_config(run), None
+        cfg, newer = rundir.read_config_newer_ok(run)
+        return cfg, None, tuple(newer)
     except rundir.RunDirError as e:
-        return None, str(e).replace(f"{run}{os.sep}", "")
+        return None, str(e).replace(f"{run}{os.sep}", ""), ()
     except Exception as e:  # noqa: BLE001 - whatever is in the file, the run is listed as damaged
-        return None, f"{rundir.CONFIG}: damaged config ({type(e).__name__}: {e})"
+        return None, f"{rundir.CONFIG}: damaged config ({type(e).__name__}: {e})", ()
 
 
 def summary(run: Path) -> RunSummary:
@@ -459,7 +468,7 @@ def summary(run: Path) -> RunSummary:
 
 
 def _summary(run: Path) -> RunSummary:
-    cfg, damaged = _config(run)
+    cfg, damaged, newer_keys = _config(run)
     # the lock first: an engine writes its last state event before it releases the lock, so a tail read
     # after a free lock is complete (read the other way round, an engine stopping between the two reads
     # leaves a tail without its ``stopped`` event and a free lock: a stopping run read as crashed)
@@ -499,7 +508,7 @@ def _summary(run: Path) -> RunSummary:
         best=g.best_mean if g and math.isfinite(g.best_mean) else None,
         evals_per_s=g.evals_per_s if g and math.isfinite(g.evals_per_s) else None, updated=updated,
         damaged=damaged, retested=g.retest_mean if g and math.isfinite(g.retest_mean) else None,
-        retest_episodes=g.retest_episodes if g else None,
+        retest_episodes=g.retest_episodes if g else None, newer_keys=newer_keys,
     )
 
 
@@ -561,7 +570,7 @@ def parse_tags(text: str) -> tuple[str, ...]:
 def write_notes(run: Path, notes: RunNotes) -> None:
     """Replace a run's notes and tags (atomically: a reader sees the old file or the new one)."""
     run = Path(run)
-    rundir.read_config(run)  # only into real run directories
+    rundir.read_config_newer_ok(run)  # only into real run directories
     tags = parse_tags(" ".join(notes.tags))
     data = orjson.dumps({"text": notes.text, "tags": list(tags)}, option=orjson.OPT_INDENT_2)
     if len(data) > MAX_NOTES_BYTES:
@@ -571,7 +580,7 @@ def write_notes(run: Path, notes: RunNotes) -> None:
 
 def _move(run: Path, dst: Path) -> Path:
     run = Path(run)
-    rundir.read_config(run)  # only real run directories move
+    rundir.read_config_newer_ok(run)  # only real run directories move
     if rundir.engine_alive(run):
         raise rundir.RunDirError(f"{run.name} is running: stop it first")
     if dst.exists() or dst.is_symlink():

@@ -23,6 +23,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -143,18 +144,37 @@ def write_config(path: Path, cfg: Config) -> None:
 
 
 def read_config(path: Path) -> Config:
+    """The run's config; one a newer engine wrote (with keys this engine does not know) is refused,
+    since this engine would not run it as that engine does."""
+    return _read_config(path, ignore_unknown=False)[0]
+
+
+def read_config_newer_ok(path: Path) -> tuple[Config, list[str]]:
+    """The run's config for reading it, not running it: keys this engine does not know (a newer engine
+    wrote the run) are left out and returned, so a listing shows such a run as what it is, not damaged."""
+    return _read_config(path, ignore_unknown=True)
+
+
+def _read_config(path: Path, *, ignore_unknown: bool) -> tuple[Config, list[str]]:
     f = Path(path) / CONFIG
     if not f.is_file():
         raise RunDirError(f"{path} is not a run directory (no {CONFIG})")
     try:
         doc = orjson.loads(f.read_bytes())
+        unknown: list[str] = []
         if isinstance(doc, dict):  # a run saved before an option existed continues as it ran
             doc = {**OLDER_RUNS, **doc}
-        return Config.from_dict(doc)
+            unknown = sorted(set(doc) - {fl.name for fl in fields(Config)})
+        cfg = Config.from_dict(doc, ignore_unknown=ignore_unknown)
+        return cfg, unknown
     except (orjson.JSONDecodeError, ConfigError, TypeError) as e:
-        raise RunDirError(f"{f}: damaged config ({e})") from None
+        raise RunDirError(f"{f}: damaged config ({e}){_newer_hint(e)}") from None
     except OSError as e:
         raise RunDirError(f"{f}: cannot read it ({e.strerror})") from None
+
+
+def _newer_hint(e: Exception) -> str:
+    return "; written by a newer wann-engine?" if str(e).startswith("unknown config key") else ""
 
 
 class HeldLock:

@@ -72,6 +72,8 @@ def reason(s: control.RunSummary) -> str:
     """The browser's one line for a run: why it is damaged, or why it crashed ("" otherwise)."""
     if s.damaged:
         return f"damaged: {s.damaged}"
+    if s.newer_keys:
+        return control.newer_engine_note(s.newer_keys)
     if s.state == "crashed":
         return crash_reason(s.path)
     return ""
