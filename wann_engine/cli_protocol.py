@@ -26,9 +26,11 @@ def protocol(
     trials: Annotated[int, typer.Option(help="Trials per condition and per weight of the sweep")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the trials, random weights and fine-tuning")] = 0,
     sweep: Annotated[int, typer.Option(help="Shared weights in the sweep over [-2, 2]")] = 81,
-    finetune_gens: Annotated[int, typer.Option(help="CMA-ES generations for tuned individual weights, 0 = skip")] = 300,
+    finetune_gens: Annotated[int | None, typer.Option(
+        help="Tuned individual weights: CMA-ES generations, or for classification epochs of gradient descent"
+             " (default 300; 60), 0 = skip", show_default=False)] = None,
     finetune_episodes: Annotated[int, typer.Option(
-        help="Training episodes per candidate (batches for classification), 0 = task default (8; 4)")] = 0,
+        help="CMA-ES: training episodes per candidate, 0 = 8")] = 0,
     finetune_pop: Annotated[int, typer.Option(help="CMA-ES population size")] = 32,
     sigma: Annotated[float, typer.Option(help="CMA-ES initial step size (offsets from the shared weight)")] = 0.5,
     out: Annotated[Path | None, typer.Option(
@@ -48,7 +50,7 @@ def protocol(
         limits.check_threads(threads)
     except limits.LimitError as e:
         raise UserError(str(e)) from None
-    if finetune_gens < 0:
+    if finetune_gens is not None and finetune_gens < 0:
         raise UserError("--finetune-gens must be 0 or more")
     if finetune_episodes < 0:
         raise UserError("--finetune-episodes must be 0 or more")
@@ -70,7 +72,7 @@ def protocol(
 
     # refused before the (long) evaluation: never over the input, never over a file without --force
     stem = P.tuned_path(file, out).name[: -len(".tuned.json")]
-    outputs = ([P.tuned_path(file, out)] if finetune_gens > 0 else []) + (
+    outputs = ([P.tuned_path(file, out)] if finetune_gens != 0 else []) + (
         [out / f"{stem}.protocol.json"] if out is not None else [])
     for path in outputs:
         if path.exists() and path.resolve() == file.resolve():

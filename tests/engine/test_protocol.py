@@ -154,7 +154,7 @@ def test_classification_weighted_outputs_match_the_task_kernel():
         np.testing.assert_allclose(mine, outputs(net, np.array([w]), X)[0], rtol=1e-12, atol=1e-12)
         acc, _ = weighted_accuracy(net, X, y, np.full(net.n_conns, w))
         assert acc == pytest.approx(task.accuracy(net, [w], "test").accuracy[0])
-    res = P.classification_protocol(task, net, trials=3, sweep=5, finetune_gens=2, finetune_pop=4)
+    res = P.classification_protocol(task, net, trials=3, sweep=5, finetune_gens=2)
     assert set(P.CONDITIONS) <= set(res.conditions) and res.metric == "test accuracy"
     assert all(0 <= res.conditions[k].mean <= 1 for k in P.CONDITIONS)
     assert len(res.extra["profile_per_digit"]) == 5 and 0 <= res.extra["ensemble"]["ensemble"] <= 1

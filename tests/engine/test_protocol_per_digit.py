@@ -43,8 +43,7 @@ def network(dead_end: bool):
 
 def test_per_digit_accuracy_of_every_condition_is_right(tiny):
     net = network(False)
-    res = P.classification_protocol(tiny, net, trials=3, sweep=5, finetune_gens=2, finetune_pop=4,
-                                    saved=np.full(net.n_conns, 0.7))
+    res = P.classification_protocol(tiny, net, trials=3, sweep=5, finetune_gens=2, saved=np.full(net.n_conns, 0.7))
     digits = res.to_dict()["per_digit"]
     assert list(digits) == ["random_individual", "random_shared", "tuned_shared", "ensemble", "tuned_individual",
                             "saved_weights"]
