@@ -25,7 +25,8 @@ from wanntui.widgets.digits_view import ClassifyView
 from wanntui.widgets.playback import PlaybackView
 from wanntui.widgets.profile import ProfilePlot
 
-until = functools.partial(tui_support.until, timeout=15.0)  # explorer scores take longer than console polls
+# explorer scores take longer than console polls (a fresh clone compiles the classification kernels first)
+until = functools.partial(tui_support.until, timeout=60.0)
 
 
 def scored(s: ExplorerScreen) -> bool:
